@@ -57,6 +57,8 @@ def pack_frames(core, frames, masks=None):
             fields = {"data": [int(v) for v in frame[lane]], "last": int(beat == beats - 1)}
             if "mask" in in_layout.members:
                 fields["mask"] = sum(int(b) << k for k, b in enumerate(mask[lane]))
+            if "keep" in in_layout.members:
+                fields["keep"] = (1 << lanes) - 1      # tkeep: every lane is an element
             out += in_layout.const(fields).as_bits().to_bytes(size, "little")
     return bytes(out)
 

@@ -56,8 +56,8 @@ def frame_model(entry):
     return family.frame_model
 
 
-_IN_FIELDS = {"data", "last", "mask"}
-_OUT_FIELDS = {"data", "last"}
+_IN_FIELDS = {"data", "last", "mask", "keep"}
+_OUT_FIELDS = {"data", "last", "keep"}
 
 
 def check_supported(entry, core=None):
@@ -169,6 +169,9 @@ def _frame_vectors(entry, core, beats, rng):
     max_len = longest(entry.params)
     max_beats = max(1, min(8, (max_len // lanes) if max_len else 8))
     has_mask = "mask" in in_layout.members
+    # tkeep (one bit per lane): every lane holds an element, in and out.
+    keep = {"keep": (1 << lanes) - 1} if "keep" in in_layout.members else {}
+    out_keep = keep if "keep" in payload_shape(streams["o"][1]).members else {}
     lengths, left = [], beats
     while left:
         n = min(left, int(rng.integers(1, max_beats + 1)))
@@ -189,11 +192,11 @@ def _frame_vectors(entry, core, beats, rng):
         for beat in range(n):
             lane = slice(beat * lanes, (beat + 1) * lanes)
             last = int(beat == n - 1)
-            fields = {"data": [int(v) for v in x[lane]], "last": last}
+            fields = {"data": [int(v) for v in x[lane]], "last": last, **keep}
             if has_mask:
                 fields["mask"] = sum(int(b) << k for k, b in enumerate(mask[lane]))
             ins.append(fields)
-            outs.append({"data": y[lane], "last": last})
+            outs.append({"data": y[lane], "last": last, **out_keep})
     return {"i": ins}, {"o": outs}, tuple(frames), tuple(expected)
 
 

@@ -3,7 +3,8 @@
 Every ``stream.Signature`` member of the core becomes one AXI4-Stream port group: ``i`` is
 ``s_axis_*`` and ``o`` is ``m_axis_*``; any other input stream ``w`` is ``s_axis_w_*`` and any
 other output stream ``y`` is ``m_axis_y_*``. Payload fields map by name: ``data`` to ``tdata``,
-``last`` to ``tlast``, ``mask`` or ``user`` to ``tuser``; a payload that is not such a structure
+``keep`` to ``tkeep`` (one bit per lane: lane-granular), ``last`` to ``tlast``, ``mask`` or
+``user`` to ``tuser`` (:data:`generators.streams.SIGNALS`); a payload that is not such a structure
 is ``tdata`` whole. Members that are not streams (status flags, say) keep their names.
 Ports: ``aclk``, ``aresetn`` (active low, synchronous). Lanes pack little-endian into ``tdata``
 (lane 0 in the low bits), exactly the core's payload layout, so the wrapper adds no logic and no
@@ -14,10 +15,12 @@ from amaranth.hdl import ClockDomain, Module, Shape
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .streams import SIGNALS
+
 __all__ = ["AxisTop", "axis_prefix", "stream_members", "payload_shape"]
 
-#: Payload field -> AXI4-Stream signal suffix.
-_FIELDS = {"data": "tdata", "last": "tlast", "mask": "tuser", "user": "tuser"}
+#: Payload field -> AXI4-Stream signal suffix: the manifest's mapping, in one place.
+_FIELDS = SIGNALS
 
 
 def axis_prefix(name, flow):

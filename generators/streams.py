@@ -24,7 +24,7 @@ __all__ = ["SCHEMA_VERSION", "LATENCY_CONVENTION", "Note", "Tlast", "Segment", "
            "check_expression", "describe_streams"]
 
 #: Version of the manifest's JSON Schema (``generators/manifest.schema.json``).
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 LATENCY_CONVENTION = (
     "L = e_out - e_in in clock cycles, where e_in is the rising edge of aclk at which the "
@@ -35,7 +35,8 @@ LATENCY_CONVENTION = (
     "a register between input and output gives L = 1.")
 
 #: Payload member -> AXI4-Stream signal (as :mod:`generators.axis` maps them).
-SIGNALS = {"data": "tdata", "last": "tlast", "mask": "tuser", "user": "tuser"}
+#: ``keep`` is a lane-granular ``tkeep``: one bit per lane, not per byte.
+SIGNALS = {"data": "tdata", "keep": "tkeep", "last": "tlast", "mask": "tuser", "user": "tuser"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,13 +83,23 @@ class Segment:
 @dataclasses.dataclass(frozen=True)
 class Padding:
     """The last beat of a frame may hold fewer than ``lanes`` elements: ``valid`` is an
-    expression for the number of valid lanes of beat ``beat``; ``mask_field`` bit k of a pad
-    lane must be ``mask_value``."""
+    expression for the number of valid lanes of beat ``beat``. Pad lanes are marked by
+    ``keep_field`` (a ``tkeep`` field: bit k is 0 for a pad lane k, 1 for a valid one), or by
+    ``mask_field`` bit k set to ``mask_value``, or both."""
 
     valid: str
-    mask_field: str
-    mask_value: int
     meaning: str
+    keep_field: str = None
+    mask_field: str = None
+    mask_value: int = None
+
+    def __post_init__(self):
+        if self.keep_field is None and self.mask_field is None:
+            raise ValueError("padding needs a keep_field or a mask_field")
+        if (self.mask_field is None) != (self.mask_value is None):
+            raise ValueError("padding mask_value is given exactly when mask_field is")
+        if self.mask_value not in (None, 0, 1):
+            raise ValueError(f"padding mask_value must be 0 or 1, not {self.mask_value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,9 +347,18 @@ def describe_streams(spec: BlockSpec, layouts, prefix_of, directions):
                 entry["segments"].append(row)
         if described.padding is not None:
             pad = described.padding
-            entry["padding"] = {"valid": check_expression(pad.valid),
-                                "mask_field": pad.mask_field, "mask_value": pad.mask_value,
-                                "meaning": pad.meaning}
+            entry["padding"] = {"valid": check_expression(pad.valid)}
+            for key, signal in (("keep_field", "tkeep"), ("mask_field", None)):
+                name = getattr(pad, key)
+                if name is None:
+                    continue
+                if not any(f["name"] == name and signal in (None, f["signal"]) for f in fields):
+                    raise ValueError(f"stream {member}: padding {key} {name!r} is not a field"
+                                     f"{' on ' + signal if signal else ''} of the payload")
+                entry["padding"][key] = name
+            if pad.mask_field is not None:
+                entry["padding"]["mask_value"] = pad.mask_value
+            entry["padding"]["meaning"] = pad.meaning
         streams[prefix_of[member]] = entry
     variables = []
     for var in spec.variables:
@@ -365,7 +385,8 @@ def describe_streams(spec: BlockSpec, layouts, prefix_of, directions):
     return out
 
 
-_SIGNAL_ORDER = {"tdata": 0, "tuser": 1, "tlast": 2}
+# AXI4-Stream's order of the signals (tdata, tkeep, tuser, tlast).
+_SIGNAL_ORDER = {"tdata": 0, "tkeep": 1, "tuser": 2, "tlast": 3}
 
 
 def fixed_format(width, frac_bits, signed):

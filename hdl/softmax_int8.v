@@ -2,42 +2,48 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module softmax_int8(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
+module softmax_int8(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tkeep, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tkeep, m_axis_tlast, aclk);
   input aclk;
   wire aclk;
   input aresetn;
   wire aresetn;
   wire clk;
-  wire [36:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   wire i__ready;
   wire i__valid;
   output [31:0] m_axis_tdata;
   wire [31:0] m_axis_tdata;
+  output [3:0] m_axis_tkeep;
+  wire [3:0] m_axis_tkeep;
   output m_axis_tlast;
   wire m_axis_tlast;
   input m_axis_tready;
   wire m_axis_tready;
   output m_axis_tvalid;
   wire m_axis_tvalid;
-  wire [32:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   wire o__ready;
   wire o__valid;
   wire rst;
   input [31:0] s_axis_tdata;
   wire [31:0] s_axis_tdata;
+  input [3:0] s_axis_tkeep;
+  wire [3:0] s_axis_tkeep;
   input s_axis_tlast;
   wire s_axis_tlast;
   output s_axis_tready;
@@ -63,32 +69,36 @@ module softmax_int8(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_t
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
   assign m_axis_tdata = o__payload[31:0];
-  assign m_axis_tlast = o__payload[32];
+  assign m_axis_tkeep = o__payload[35:32];
+  assign m_axis_tlast = o__payload[36];
   assign \i__payload.data  = i__payload[31:0];
   assign \i__payload.data[0]  = i__payload[7:0];
   assign \i__payload.data[1]  = i__payload[15:8];
   assign \i__payload.data[2]  = i__payload[23:16];
   assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
-  assign i__payload[36] = s_axis_tlast;
-  assign i__payload[35:32] = s_axis_tuser;
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
+  assign i__payload[40] = s_axis_tlast;
+  assign i__payload[39:36] = s_axis_tuser;
+  assign i__payload[35:32] = s_axis_tkeep;
   assign i__payload[31:0] = s_axis_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
 module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [11:0] \$1 ;
-  wire [11:0] \$10 ;
-  wire [24:0] \$100 ;
-  wire [24:0] \$101 ;
+  wire [3:0] \$1 ;
+  wire [40:0] \$10 ;
+  wire [7:0] \$100 ;
+  wire [3:0] \$101 ;
   wire [24:0] \$102 ;
   wire [24:0] \$103 ;
   wire [24:0] \$104 ;
@@ -97,51 +107,51 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$107 ;
   wire [24:0] \$108 ;
   wire [24:0] \$109 ;
-  wire [11:0] \$11 ;
+  wire [41:0] \$11 ;
   wire [24:0] \$110 ;
-  wire \$111 ;
+  wire [24:0] \$111 ;
   wire [24:0] \$112 ;
-  wire \$113 ;
+  wire [24:0] \$113 ;
   wire [24:0] \$114 ;
-  wire \$115 ;
+  wire [24:0] \$115 ;
   wire [24:0] \$116 ;
-  wire \$117 ;
+  wire [24:0] \$117 ;
   wire \$118 ;
-  wire [39:0] \$119 ;
-  wire [12:0] \$12 ;
-  wire [40:0] \$120 ;
-  wire [18:0] \$121 ;
-  wire [39:0] \$122 ;
-  wire [40:0] \$123 ;
-  wire [18:0] \$124 ;
-  wire [39:0] \$125 ;
-  wire [40:0] \$126 ;
-  wire [18:0] \$127 ;
-  wire [39:0] \$128 ;
-  wire [40:0] \$129 ;
+  wire [24:0] \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire [24:0] \$121 ;
+  wire \$122 ;
+  wire [24:0] \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire [39:0] \$126 ;
+  wire [40:0] \$127 ;
+  wire [18:0] \$128 ;
+  wire [39:0] \$129 ;
   wire [40:0] \$13 ;
-  wire [18:0] \$130 ;
-  wire [27:0] \$131 ;
-  wire [27:0] \$132 ;
-  wire [28:0] \$133 ;
-  wire [27:0] \$134 ;
-  wire [27:0] \$135 ;
-  wire [28:0] \$136 ;
-  wire [27:0] \$137 ;
+  wire [40:0] \$130 ;
+  wire [18:0] \$131 ;
+  wire [39:0] \$132 ;
+  wire [40:0] \$133 ;
+  wire [18:0] \$134 ;
+  wire [39:0] \$135 ;
+  wire [40:0] \$136 ;
+  wire [18:0] \$137 ;
   wire [27:0] \$138 ;
-  wire [28:0] \$139 ;
+  wire [27:0] \$139 ;
   wire [41:0] \$14 ;
-  wire [27:0] \$140 ;
+  wire [28:0] \$140 ;
   wire [27:0] \$141 ;
-  wire [28:0] \$142 ;
-  wire [24:0] \$143 ;
-  wire [31:0] \$144 ;
-  wire [31:0] \$145 ;
-  wire [32:0] \$146 ;
-  wire [32:0] \$147 ;
-  wire [21:0] \$148 ;
-  wire [21:0] \$149 ;
-  wire \$15 ;
+  wire [27:0] \$142 ;
+  wire [28:0] \$143 ;
+  wire [27:0] \$144 ;
+  wire [27:0] \$145 ;
+  wire [28:0] \$146 ;
+  wire [27:0] \$147 ;
+  wire [27:0] \$148 ;
+  wire [28:0] \$149 ;
+  wire [41:0] \$15 ;
   wire [24:0] \$150 ;
   wire [31:0] \$151 ;
   wire [31:0] \$152 ;
@@ -152,7 +162,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$157 ;
   wire [31:0] \$158 ;
   wire [31:0] \$159 ;
-  wire [40:0] \$16 ;
+  wire [11:0] \$16 ;
   wire [32:0] \$160 ;
   wire [32:0] \$161 ;
   wire [21:0] \$162 ;
@@ -163,409 +173,409 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [32:0] \$167 ;
   wire [32:0] \$168 ;
   wire [21:0] \$169 ;
-  wire [41:0] \$17 ;
+  wire [11:0] \$17 ;
   wire [21:0] \$170 ;
-  wire [22:0] \$171 ;
-  wire [23:0] \$172 ;
-  wire [24:0] \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire [24:0] \$177 ;
-  wire [24:0] \$178 ;
-  wire \$179 ;
-  wire [41:0] \$18 ;
-  wire \$180 ;
+  wire [24:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [32:0] \$174 ;
+  wire [32:0] \$175 ;
+  wire [21:0] \$176 ;
+  wire [21:0] \$177 ;
+  wire [22:0] \$178 ;
+  wire [23:0] \$179 ;
+  wire [12:0] \$18 ;
+  wire [24:0] \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire [24:0] \$184 ;
-  wire [25:0] \$185 ;
-  wire [25:0] \$186 ;
+  wire [24:0] \$185 ;
+  wire \$186 ;
   wire \$187 ;
   wire \$188 ;
   wire \$189 ;
-  wire [11:0] \$19 ;
-  wire [24:0] \$190 ;
-  wire [25:0] \$191 ;
-  wire [24:0] \$192 ;
-  wire \$193 ;
+  wire [40:0] \$19 ;
+  wire \$190 ;
+  wire [24:0] \$191 ;
+  wire [25:0] \$192 ;
+  wire [25:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
-  wire [24:0] \$196 ;
+  wire \$196 ;
   wire [24:0] \$197 ;
-  wire \$198 ;
-  wire \$199 ;
-  wire [11:0] \$2 ;
-  wire [11:0] \$20 ;
-  wire [24:0] \$200 ;
-  wire [24:0] \$201 ;
-  wire [16:0] \$202 ;
-  wire [16:0] \$203 ;
-  wire [16:0] \$204 ;
-  wire [16:0] \$205 ;
-  wire [55:0] \$206 ;
-  wire [53:0] \$207 ;
-  wire [56:0] \$208 ;
-  wire \$209 ;
-  wire [12:0] \$21 ;
-  wire [53:0] \$210 ;
-  wire [56:0] \$211 ;
-  wire [53:0] \$212 ;
-  wire [13:0] \$213 ;
-  wire [26:0] \$214 ;
-  wire [26:0] \$215 ;
-  wire [27:0] \$216 ;
-  wire [58:0] \$217 ;
-  wire [43:0] \$218 ;
-  wire [59:0] \$219 ;
+  wire [25:0] \$198 ;
+  wire [24:0] \$199 ;
+  wire [3:0] \$2 ;
+  wire [41:0] \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [24:0] \$203 ;
+  wire [24:0] \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [24:0] \$207 ;
+  wire [24:0] \$208 ;
+  wire [16:0] \$209 ;
+  wire \$21 ;
+  wire [16:0] \$210 ;
+  wire [16:0] \$211 ;
+  wire [16:0] \$212 ;
+  wire [55:0] \$213 ;
+  wire [53:0] \$214 ;
+  wire [56:0] \$215 ;
+  wire \$216 ;
+  wire [53:0] \$217 ;
+  wire [56:0] \$218 ;
+  wire [53:0] \$219 ;
   wire [40:0] \$22 ;
-  wire [35:0] \$220 ;
-  wire [36:0] \$221 ;
-  wire [36:0] \$222 ;
-  wire [37:0] \$223 ;
-  wire [7:0] \$224 ;
-  wire \$225 ;
-  wire [7:0] \$226 ;
-  wire [7:0] \$227 ;
-  wire \$228 ;
-  wire \$229 ;
+  wire [13:0] \$220 ;
+  wire [26:0] \$221 ;
+  wire [26:0] \$222 ;
+  wire [27:0] \$223 ;
+  wire [58:0] \$224 ;
+  wire [43:0] \$225 ;
+  wire [59:0] \$226 ;
+  wire [35:0] \$227 ;
+  wire [36:0] \$228 ;
+  wire [36:0] \$229 ;
   wire [41:0] \$23 ;
-  wire [24:0] \$230 ;
-  wire [24:0] \$231 ;
-  wire [24:0] \$232 ;
-  wire [24:0] \$233 ;
-  wire [24:0] \$234 ;
-  wire [24:0] \$235 ;
-  wire [24:0] \$236 ;
+  wire [37:0] \$230 ;
+  wire [7:0] \$231 ;
+  wire \$232 ;
+  wire [7:0] \$233 ;
+  wire [7:0] \$234 ;
+  wire \$235 ;
+  wire \$236 ;
   wire [24:0] \$237 ;
-  wire [29:0] \$238 ;
-  wire [30:0] \$239 ;
-  wire \$24 ;
-  wire [18:0] \$240 ;
-  wire [29:0] \$241 ;
-  wire [30:0] \$242 ;
-  wire [18:0] \$243 ;
-  wire [29:0] \$244 ;
-  wire [30:0] \$245 ;
-  wire [18:0] \$246 ;
-  wire [29:0] \$247 ;
-  wire [30:0] \$248 ;
-  wire [18:0] \$249 ;
-  wire [40:0] \$25 ;
-  wire [27:0] \$250 ;
-  wire [27:0] \$251 ;
-  wire [28:0] \$252 ;
-  wire [27:0] \$253 ;
-  wire [27:0] \$254 ;
-  wire [28:0] \$255 ;
-  wire [27:0] \$256 ;
-  wire [27:0] \$257 ;
-  wire [28:0] \$258 ;
-  wire [27:0] \$259 ;
-  wire [41:0] \$26 ;
-  wire [27:0] \$260 ;
-  wire [28:0] \$261 ;
-  wire [18:0] \$262 ;
-  wire [31:0] \$263 ;
-  wire [31:0] \$264 ;
-  wire [32:0] \$265 ;
-  wire [32:0] \$266 ;
-  wire [18:0] \$267 ;
-  wire [31:0] \$268 ;
-  wire [31:0] \$269 ;
-  wire [41:0] \$27 ;
-  wire [32:0] \$270 ;
-  wire [32:0] \$271 ;
-  wire [18:0] \$272 ;
-  wire [31:0] \$273 ;
-  wire [31:0] \$274 ;
-  wire [32:0] \$275 ;
-  wire [32:0] \$276 ;
+  wire [24:0] \$238 ;
+  wire [24:0] \$239 ;
+  wire [41:0] \$24 ;
+  wire [24:0] \$240 ;
+  wire [24:0] \$241 ;
+  wire [24:0] \$242 ;
+  wire [24:0] \$243 ;
+  wire [24:0] \$244 ;
+  wire \$245 ;
+  wire \$246 ;
+  wire \$247 ;
+  wire \$248 ;
+  wire \$249 ;
+  wire [11:0] \$25 ;
+  wire \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire [29:0] \$253 ;
+  wire [30:0] \$254 ;
+  wire [18:0] \$255 ;
+  wire [29:0] \$256 ;
+  wire [30:0] \$257 ;
+  wire [18:0] \$258 ;
+  wire [29:0] \$259 ;
+  wire [11:0] \$26 ;
+  wire [30:0] \$260 ;
+  wire [18:0] \$261 ;
+  wire [29:0] \$262 ;
+  wire [30:0] \$263 ;
+  wire [18:0] \$264 ;
+  wire [27:0] \$265 ;
+  wire [27:0] \$266 ;
+  wire [28:0] \$267 ;
+  wire [27:0] \$268 ;
+  wire [27:0] \$269 ;
+  wire [12:0] \$27 ;
+  wire [28:0] \$270 ;
+  wire [27:0] \$271 ;
+  wire [27:0] \$272 ;
+  wire [28:0] \$273 ;
+  wire [27:0] \$274 ;
+  wire [27:0] \$275 ;
+  wire [28:0] \$276 ;
   wire [18:0] \$277 ;
   wire [31:0] \$278 ;
   wire [31:0] \$279 ;
-  wire [11:0] \$28 ;
+  wire [40:0] \$28 ;
   wire [32:0] \$280 ;
   wire [32:0] \$281 ;
-  wire [30:0] \$282 ;
-  wire [30:0] \$283 ;
-  wire [30:0] \$284 ;
-  wire [30:0] \$285 ;
-  wire [31:0] \$286 ;
-  wire [31:0] \$287 ;
+  wire [18:0] \$282 ;
+  wire [31:0] \$283 ;
+  wire [31:0] \$284 ;
+  wire [32:0] \$285 ;
+  wire [32:0] \$286 ;
+  wire [18:0] \$287 ;
   wire [31:0] \$288 ;
   wire [31:0] \$289 ;
-  wire [11:0] \$29 ;
-  wire [31:0] \$290 ;
-  wire [31:0] \$291 ;
-  wire [31:0] \$292 ;
+  wire [41:0] \$29 ;
+  wire [32:0] \$290 ;
+  wire [32:0] \$291 ;
+  wire [18:0] \$292 ;
   wire [31:0] \$293 ;
-  wire \$294 ;
-  wire \$295 ;
+  wire [31:0] \$294 ;
+  wire [32:0] \$295 ;
   wire [32:0] \$296 ;
-  wire [32:0] \$297 ;
-  wire \$298 ;
-  wire [32:0] \$299 ;
-  wire [12:0] \$3 ;
-  wire [12:0] \$30 ;
-  wire [32:0] \$300 ;
-  wire [32:0] \$301 ;
-  wire [32:0] \$302 ;
-  wire \$303 ;
-  wire \$304 ;
-  wire [32:0] \$305 ;
-  wire [32:0] \$306 ;
-  wire \$307 ;
-  wire [32:0] \$308 ;
-  wire [32:0] \$309 ;
+  wire [30:0] \$297 ;
+  wire [30:0] \$298 ;
+  wire [30:0] \$299 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [30:0] \$300 ;
+  wire [31:0] \$301 ;
+  wire [31:0] \$302 ;
+  wire [31:0] \$303 ;
+  wire [31:0] \$304 ;
+  wire [31:0] \$305 ;
+  wire [31:0] \$306 ;
+  wire [31:0] \$307 ;
+  wire [31:0] \$308 ;
+  wire \$309 ;
   wire [40:0] \$31 ;
-  wire [32:0] \$310 ;
+  wire \$310 ;
   wire [32:0] \$311 ;
-  wire \$312 ;
+  wire [32:0] \$312 ;
   wire \$313 ;
   wire [32:0] \$314 ;
   wire [32:0] \$315 ;
-  wire \$316 ;
+  wire [32:0] \$316 ;
   wire [32:0] \$317 ;
-  wire [32:0] \$318 ;
-  wire [32:0] \$319 ;
+  wire \$318 ;
+  wire \$319 ;
   wire [41:0] \$32 ;
   wire [32:0] \$320 ;
-  wire \$321 ;
+  wire [32:0] \$321 ;
   wire \$322 ;
   wire [32:0] \$323 ;
   wire [32:0] \$324 ;
-  wire \$325 ;
+  wire [32:0] \$325 ;
   wire [32:0] \$326 ;
-  wire [32:0] \$327 ;
-  wire [32:0] \$328 ;
+  wire \$327 ;
+  wire \$328 ;
   wire [32:0] \$329 ;
-  wire \$33 ;
-  reg [6:0] \$330 ;
-  reg [7:0] \$331 ;
-  reg [6:0] \$332 ;
-  reg \$333 ;
-  reg \$334 ;
-  reg [7:0] \$335 ;
-  reg [3:0] \$336 ;
-  reg [7:0] \$337 ;
-  reg [7:0] \$338 ;
-  reg [7:0] \$339 ;
-  wire [40:0] \$34 ;
-  reg [7:0] \$340 ;
-  reg [24:0] \$341 ;
-  reg [24:0] \$342 ;
-  reg [24:0] \$343 ;
-  reg [24:0] \$344 ;
-  reg \$345 ;
-  reg \$346 ;
-  reg [7:0] \$347 ;
-  reg [3:0] \$348 ;
-  reg [24:0] \$349 ;
-  wire [41:0] \$35 ;
-  reg [24:0] \$350 ;
-  reg [24:0] \$351 ;
-  reg [24:0] \$352 ;
-  reg [24:0] \$353 ;
-  reg [24:0] \$354 ;
-  reg [24:0] \$355 ;
-  reg \$356 ;
-  reg \$357 ;
-  reg [7:0] \$358 ;
-  reg [3:0] \$359 ;
-  wire [41:0] \$36 ;
+  wire [41:0] \$33 ;
+  wire [32:0] \$330 ;
+  wire \$331 ;
+  wire [32:0] \$332 ;
+  wire [32:0] \$333 ;
+  wire [32:0] \$334 ;
+  wire [32:0] \$335 ;
+  wire \$336 ;
+  wire \$337 ;
+  wire [32:0] \$338 ;
+  wire [32:0] \$339 ;
+  wire [11:0] \$34 ;
+  wire \$340 ;
+  wire [32:0] \$341 ;
+  wire [32:0] \$342 ;
+  wire [32:0] \$343 ;
+  wire [32:0] \$344 ;
+  reg [6:0] \$345 ;
+  reg [7:0] \$346 ;
+  reg [6:0] \$347 ;
+  reg \$348 ;
+  reg \$349 ;
+  wire [11:0] \$35 ;
+  reg [7:0] \$350 ;
+  reg [3:0] \$351 ;
+  reg [7:0] \$352 ;
+  reg [7:0] \$353 ;
+  reg [7:0] \$354 ;
+  reg [7:0] \$355 ;
+  reg [24:0] \$356 ;
+  reg [24:0] \$357 ;
+  reg [24:0] \$358 ;
+  reg [24:0] \$359 ;
+  wire [12:0] \$36 ;
   reg \$360 ;
-  reg [24:0] \$361 ;
-  reg [24:0] \$362 ;
-  reg [24:0] \$363 ;
+  reg \$361 ;
+  reg [7:0] \$362 ;
+  reg [3:0] \$363 ;
   reg [24:0] \$364 ;
-  reg \$365 ;
-  reg \$366 ;
-  reg [7:0] \$367 ;
-  reg [3:0] \$368 ;
-  reg \$369 ;
-  wire \$37 ;
+  reg [24:0] \$365 ;
+  reg [24:0] \$366 ;
+  reg [24:0] \$367 ;
+  reg [24:0] \$368 ;
+  reg [24:0] \$369 ;
+  wire [40:0] \$37 ;
   reg [24:0] \$370 ;
-  reg [24:0] \$371 ;
-  reg [24:0] \$372 ;
-  reg [24:0] \$373 ;
-  reg \$374 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg [7:0] \$373 ;
+  reg [3:0] \$374 ;
   reg \$375 ;
-  reg [7:0] \$376 ;
-  reg [3:0] \$377 ;
-  reg \$378 ;
+  reg [24:0] \$376 ;
+  reg [24:0] \$377 ;
+  reg [24:0] \$378 ;
   reg [24:0] \$379 ;
-  wire [5:0] \$38 ;
-  reg [24:0] \$380 ;
-  reg [24:0] \$381 ;
-  reg [24:0] \$382 ;
-  reg [40:0] \$383 ;
-  reg [8:0] \$384 ;
-  reg [18:0] \$385 ;
-  reg [17:0] \$386 ;
-  reg [4:0] \$387 ;
-  reg [40:0] \$388 ;
-  reg [8:0] \$389 ;
-  wire [30:0] \$39 ;
-  reg [18:0] \$390 ;
-  reg [17:0] \$391 ;
-  reg [4:0] \$392 ;
-  reg [40:0] \$393 ;
-  reg [8:0] \$394 ;
-  reg [18:0] \$395 ;
-  reg [17:0] \$396 ;
-  reg [4:0] \$397 ;
+  wire [41:0] \$38 ;
+  reg \$380 ;
+  reg \$381 ;
+  reg [7:0] \$382 ;
+  reg [3:0] \$383 ;
+  reg \$384 ;
+  reg [24:0] \$385 ;
+  reg [24:0] \$386 ;
+  reg [24:0] \$387 ;
+  reg [24:0] \$388 ;
+  reg \$389 ;
+  wire \$39 ;
+  reg \$390 ;
+  reg [7:0] \$391 ;
+  reg [3:0] \$392 ;
+  reg \$393 ;
+  reg [24:0] \$394 ;
+  reg [24:0] \$395 ;
+  reg [24:0] \$396 ;
+  reg [24:0] \$397 ;
   reg [40:0] \$398 ;
   reg [8:0] \$399 ;
-  wire [40:0] \$4 ;
-  wire [5:0] \$40 ;
+  wire \$4 ;
+  wire [40:0] \$40 ;
   reg [18:0] \$400 ;
   reg [17:0] \$401 ;
   reg [4:0] \$402 ;
-  reg [24:0] \$403 ;
-  reg [24:0] \$404 ;
-  reg \$405 ;
-  reg \$406 ;
-  reg \$407 ;
-  reg \$408 ;
-  reg [7:0] \$409 ;
-  wire [93:0] \$41 ;
-  reg [7:0] \$410 ;
-  reg \$411 ;
-  reg \$412 ;
-  reg [3:0] \$413 ;
-  reg [3:0] \$414 ;
-  reg [17:0] \$415 ;
-  reg [4:0] \$416 ;
-  reg [17:0] \$417 ;
-  reg [4:0] \$418 ;
-  reg [17:0] \$419 ;
-  wire [15:0] \$42 ;
-  reg [4:0] \$420 ;
-  reg [17:0] \$421 ;
-  reg [4:0] \$422 ;
-  reg [24:0] \$423 ;
-  reg \$424 ;
-  reg \$425 ;
-  reg [7:0] \$426 ;
+  reg [40:0] \$403 ;
+  reg [8:0] \$404 ;
+  reg [18:0] \$405 ;
+  reg [17:0] \$406 ;
+  reg [4:0] \$407 ;
+  reg [40:0] \$408 ;
+  reg [8:0] \$409 ;
+  wire [41:0] \$41 ;
+  reg [18:0] \$410 ;
+  reg [17:0] \$411 ;
+  reg [4:0] \$412 ;
+  reg [40:0] \$413 ;
+  reg [8:0] \$414 ;
+  reg [18:0] \$415 ;
+  reg [17:0] \$416 ;
+  reg [4:0] \$417 ;
+  reg [24:0] \$418 ;
+  reg [24:0] \$419 ;
+  wire [41:0] \$42 ;
+  reg \$420 ;
+  reg \$421 ;
+  reg \$422 ;
+  reg \$423 ;
+  reg [7:0] \$424 ;
+  reg [7:0] \$425 ;
+  reg \$426 ;
   reg \$427 ;
   reg [3:0] \$428 ;
-  reg [21:0] \$429 ;
-  wire [15:0] \$43 ;
-  reg [21:0] \$430 ;
-  reg [21:0] \$431 ;
-  reg [21:0] \$432 ;
-  reg [24:0] \$433 ;
-  reg \$434 ;
-  reg \$435 ;
-  reg [7:0] \$436 ;
-  reg \$437 ;
-  reg [3:0] \$438 ;
-  reg [24:0] \$439 ;
-  wire [16:0] \$44 ;
-  reg [24:0] \$440 ;
-  reg \$441 ;
+  reg [3:0] \$429 ;
+  wire \$43 ;
+  reg [17:0] \$430 ;
+  reg [4:0] \$431 ;
+  reg [17:0] \$432 ;
+  reg [4:0] \$433 ;
+  reg [17:0] \$434 ;
+  reg [4:0] \$435 ;
+  reg [17:0] \$436 ;
+  reg [4:0] \$437 ;
+  reg [24:0] \$438 ;
+  reg \$439 ;
+  wire [5:0] \$44 ;
+  reg \$440 ;
+  reg [7:0] \$441 ;
   reg \$442 ;
-  reg [7:0] \$443 ;
-  reg \$444 ;
-  reg [14:0] \$445 ;
-  reg \$446 ;
-  reg [15:0] \$447 ;
-  reg [15:0] \$448 ;
-  reg [24:0] \$449 ;
-  wire [60:0] \$45 ;
+  reg [3:0] \$443 ;
+  reg [21:0] \$444 ;
+  reg [21:0] \$445 ;
+  reg [21:0] \$446 ;
+  reg [21:0] \$447 ;
+  reg [24:0] \$448 ;
+  reg \$449 ;
+  wire [30:0] \$45 ;
   reg \$450 ;
-  reg \$451 ;
+  reg [7:0] \$451 ;
   reg \$452 ;
-  reg [7:0] \$453 ;
+  reg [3:0] \$453 ;
   reg [24:0] \$454 ;
-  reg \$455 ;
-  reg [24:0] \$456 ;
+  reg [24:0] \$455 ;
+  reg \$456 ;
   reg \$457 ;
-  reg \$458 ;
-  reg [7:0] \$459 ;
-  wire [60:0] \$46 ;
-  reg [24:0] \$460 ;
+  reg [7:0] \$458 ;
+  reg \$459 ;
+  wire [5:0] \$46 ;
+  reg [14:0] \$460 ;
   reg \$461 ;
   reg [15:0] \$462 ;
-  reg \$463 ;
-  reg [4:0] \$464 ;
+  reg [15:0] \$463 ;
+  reg [24:0] \$464 ;
   reg \$465 ;
   reg \$466 ;
-  reg [7:0] \$467 ;
-  reg [24:0] \$468 ;
-  reg \$469 ;
-  wire [8:0] \$47 ;
-  reg [15:0] \$470 ;
-  reg \$471 ;
-  reg [24:0] \$472 ;
-  reg [4:0] \$473 ;
-  reg [55:0] \$474 ;
-  reg \$475 ;
+  reg \$467 ;
+  reg [7:0] \$468 ;
+  reg [24:0] \$469 ;
+  wire [93:0] \$47 ;
+  reg \$470 ;
+  reg [24:0] \$471 ;
+  reg \$472 ;
+  reg \$473 ;
+  reg [7:0] \$474 ;
+  reg [24:0] \$475 ;
   reg \$476 ;
-  reg [7:0] \$477 ;
-  reg [24:0] \$478 ;
-  reg \$479 ;
-  wire \$48 ;
-  reg [15:0] \$480 ;
+  reg [15:0] \$477 ;
+  reg \$478 ;
+  reg [4:0] \$479 ;
+  wire [15:0] \$48 ;
+  reg \$480 ;
   reg \$481 ;
-  reg [24:0] \$482 ;
-  reg [4:0] \$483 ;
-  reg [53:0] \$484 ;
-  reg \$485 ;
-  reg [24:0] \$486 ;
-  reg \$487 ;
-  reg [7:0] \$488 ;
-  reg [53:0] \$489 ;
-  wire \$49 ;
-  reg [4:0] \$490 ;
+  reg [7:0] \$482 ;
+  reg [24:0] \$483 ;
+  reg \$484 ;
+  reg [15:0] \$485 ;
+  reg \$486 ;
+  reg [24:0] \$487 ;
+  reg [4:0] \$488 ;
+  reg [55:0] \$489 ;
+  wire [15:0] \$49 ;
+  reg \$490 ;
   reg \$491 ;
-  reg [24:0] \$492 ;
-  reg [30:0] \$493 ;
+  reg [7:0] \$492 ;
+  reg [24:0] \$493 ;
   reg \$494 ;
-  reg [7:0] \$495 ;
+  reg [15:0] \$495 ;
   reg \$496 ;
   reg [24:0] \$497 ;
-  reg \$498 ;
-  reg [7:0] \$499 ;
-  wire [41:0] \$5 ;
-  wire \$50 ;
-  reg [4:0] \$500 ;
-  reg [30:0] \$501 ;
+  reg [4:0] \$498 ;
+  reg [53:0] \$499 ;
+  wire \$5 ;
+  wire [16:0] \$50 ;
+  reg \$500 ;
+  reg [24:0] \$501 ;
   reg \$502 ;
-  reg [24:0] \$503 ;
-  reg \$504 ;
-  reg [7:0] \$505 ;
-  reg [4:0] \$506 ;
-  reg [15:0] \$507 ;
-  reg [12:0] \$508 ;
-  reg [13:0] \$509 ;
-  wire \$51 ;
-  reg [12:0] \$510 ;
+  reg [7:0] \$503 ;
+  reg [53:0] \$504 ;
+  reg [4:0] \$505 ;
+  reg \$506 ;
+  reg [24:0] \$507 ;
+  reg [30:0] \$508 ;
+  reg \$509 ;
+  wire [60:0] \$51 ;
+  reg [7:0] \$510 ;
   reg \$511 ;
   reg [24:0] \$512 ;
   reg \$513 ;
   reg [7:0] \$514 ;
   reg [4:0] \$515 ;
-  reg [15:0] \$516 ;
+  reg [30:0] \$516 ;
   reg \$517 ;
   reg [24:0] \$518 ;
   reg \$519 ;
-  wire [11:0] \$52 ;
+  wire [60:0] \$52 ;
   reg [7:0] \$520 ;
   reg [4:0] \$521 ;
-  reg [27:0] \$522 ;
-  reg [15:0] \$523 ;
-  reg \$524 ;
-  reg [24:0] \$525 ;
+  reg [15:0] \$522 ;
+  reg [12:0] \$523 ;
+  reg [13:0] \$524 ;
+  reg [12:0] \$525 ;
   reg \$526 ;
-  reg [7:0] \$527 ;
-  reg [4:0] \$528 ;
-  reg [27:0] \$529 ;
-  wire [11:0] \$53 ;
-  reg [15:0] \$530 ;
-  reg [59:0] \$531 ;
+  reg [24:0] \$527 ;
+  reg \$528 ;
+  reg [7:0] \$529 ;
+  wire [8:0] \$53 ;
+  reg [4:0] \$530 ;
+  reg [15:0] \$531 ;
   reg \$532 ;
   reg [24:0] \$533 ;
   reg \$534 ;
@@ -573,175 +583,198 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] \$536 ;
   reg [27:0] \$537 ;
   reg [15:0] \$538 ;
-  reg [12:0] \$539 ;
-  wire [12:0] \$54 ;
-  reg \$540 ;
-  reg [39:0] \$541 ;
-  reg [6:0] \$542 ;
-  reg [6:0] \$543 ;
-  reg \$544 ;
-  reg \$545 ;
-  reg [14:0] \$546 ;
-  reg [12:0] \$547 ;
-  reg [4:0] \$548 ;
+  reg \$539 ;
+  wire \$54 ;
+  reg [24:0] \$540 ;
+  reg \$541 ;
+  reg [7:0] \$542 ;
+  reg [4:0] \$543 ;
+  reg [27:0] \$544 ;
+  reg [15:0] \$545 ;
+  reg [59:0] \$546 ;
+  reg \$547 ;
+  reg [24:0] \$548 ;
   reg \$549 ;
-  wire [30:0] \$55 ;
-  reg [35:0] \$550 ;
-  reg \$551 ;
-  reg \$552 ;
-  reg [14:0] \$553 ;
+  wire \$55 ;
+  reg [7:0] \$550 ;
+  reg [4:0] \$551 ;
+  reg [27:0] \$552 ;
+  reg [15:0] \$553 ;
   reg [12:0] \$554 ;
-  reg [4:0] \$555 ;
-  reg \$556 ;
-  reg [24:0] \$557 ;
-  reg [24:0] \$558 ;
-  reg [24:0] \$559 ;
-  wire [31:0] \$56 ;
-  reg [24:0] \$560 ;
-  reg [3:0] \$561 ;
-  reg \$562 ;
-  reg \$563 ;
-  reg [14:0] \$564 ;
-  reg [12:0] \$565 ;
-  reg [4:0] \$566 ;
+  reg \$555 ;
+  reg [39:0] \$556 ;
+  reg [6:0] \$557 ;
+  reg [6:0] \$558 ;
+  reg \$559 ;
+  wire \$56 ;
+  reg \$560 ;
+  reg [14:0] \$561 ;
+  reg [12:0] \$562 ;
+  reg [4:0] \$563 ;
+  reg \$564 ;
+  reg [35:0] \$565 ;
+  reg \$566 ;
   reg \$567 ;
-  reg [30:0] \$568 ;
-  reg [8:0] \$569 ;
+  reg [14:0] \$568 ;
+  reg [12:0] \$569 ;
   wire \$57 ;
-  reg [18:0] \$570 ;
-  reg [17:0] \$571 ;
-  reg [4:0] \$572 ;
-  reg [30:0] \$573 ;
-  reg [8:0] \$574 ;
-  reg [18:0] \$575 ;
-  reg [17:0] \$576 ;
-  reg [4:0] \$577 ;
-  reg [30:0] \$578 ;
-  reg [8:0] \$579 ;
-  wire [30:0] \$58 ;
-  reg [18:0] \$580 ;
-  reg [17:0] \$581 ;
+  reg [4:0] \$570 ;
+  reg \$571 ;
+  reg [24:0] \$572 ;
+  reg [24:0] \$573 ;
+  reg [24:0] \$574 ;
+  reg [24:0] \$575 ;
+  reg [3:0] \$576 ;
+  reg [3:0] \$577 ;
+  reg \$578 ;
+  reg \$579 ;
+  wire [11:0] \$58 ;
+  reg [14:0] \$580 ;
+  reg [12:0] \$581 ;
   reg [4:0] \$582 ;
-  reg [30:0] \$583 ;
-  reg [8:0] \$584 ;
-  reg [18:0] \$585 ;
-  reg [17:0] \$586 ;
-  reg [4:0] \$587 ;
-  reg [3:0] \$588 ;
-  reg [3:0] \$589 ;
-  wire [31:0] \$59 ;
-  reg \$590 ;
-  reg \$591 ;
-  reg \$592 ;
-  reg \$593 ;
-  reg [14:0] \$594 ;
-  reg [14:0] \$595 ;
-  reg [12:0] \$596 ;
-  reg [12:0] \$597 ;
+  reg \$583 ;
+  reg [30:0] \$584 ;
+  reg [8:0] \$585 ;
+  reg [18:0] \$586 ;
+  reg [17:0] \$587 ;
+  reg [4:0] \$588 ;
+  reg [30:0] \$589 ;
+  wire [11:0] \$59 ;
+  reg [8:0] \$590 ;
+  reg [18:0] \$591 ;
+  reg [17:0] \$592 ;
+  reg [4:0] \$593 ;
+  reg [30:0] \$594 ;
+  reg [8:0] \$595 ;
+  reg [18:0] \$596 ;
+  reg [17:0] \$597 ;
   reg [4:0] \$598 ;
-  reg [4:0] \$599 ;
+  reg [30:0] \$599 ;
   wire \$6 ;
-  wire [31:0] \$60 ;
-  reg \$600 ;
-  reg \$601 ;
+  wire [12:0] \$60 ;
+  reg [8:0] \$600 ;
+  reg [18:0] \$601 ;
   reg [17:0] \$602 ;
   reg [4:0] \$603 ;
-  reg [17:0] \$604 ;
-  reg [4:0] \$605 ;
-  reg [17:0] \$606 ;
-  reg [4:0] \$607 ;
-  reg [17:0] \$608 ;
-  reg [4:0] \$609 ;
-  wire [11:0] \$61 ;
-  reg [3:0] \$610 ;
+  reg [3:0] \$604 ;
+  reg [3:0] \$605 ;
+  reg [3:0] \$606 ;
+  reg [3:0] \$607 ;
+  reg \$608 ;
+  reg \$609 ;
+  wire [30:0] \$61 ;
+  reg \$610 ;
   reg \$611 ;
-  reg \$612 ;
+  reg [14:0] \$612 ;
   reg [14:0] \$613 ;
   reg [12:0] \$614 ;
-  reg [4:0] \$615 ;
-  reg \$616 ;
-  reg [17:0] \$617 ;
-  reg [17:0] \$618 ;
-  reg [17:0] \$619 ;
-  wire [11:0] \$62 ;
+  reg [12:0] \$615 ;
+  reg [4:0] \$616 ;
+  reg [4:0] \$617 ;
+  reg \$618 ;
+  reg \$619 ;
+  wire [31:0] \$62 ;
   reg [17:0] \$620 ;
-  reg [3:0] \$621 ;
-  reg \$622 ;
-  reg \$623 ;
-  reg [14:0] \$624 ;
-  reg [12:0] \$625 ;
-  reg [4:0] \$626 ;
-  reg \$627 ;
-  reg [30:0] \$628 ;
-  reg [30:0] \$629 ;
-  wire [12:0] \$63 ;
-  reg [30:0] \$630 ;
-  reg [30:0] \$631 ;
-  reg [3:0] \$632 ;
-  reg \$633 ;
-  reg \$634 ;
-  reg [14:0] \$635 ;
-  reg [12:0] \$636 ;
-  reg [4:0] \$637 ;
-  reg \$638 ;
-  reg [4:0] \$639 ;
+  reg [4:0] \$621 ;
+  reg [17:0] \$622 ;
+  reg [4:0] \$623 ;
+  reg [17:0] \$624 ;
+  reg [4:0] \$625 ;
+  reg [17:0] \$626 ;
+  reg [4:0] \$627 ;
+  reg [3:0] \$628 ;
+  reg [3:0] \$629 ;
+  wire \$63 ;
+  reg \$630 ;
+  reg \$631 ;
+  reg [14:0] \$632 ;
+  reg [12:0] \$633 ;
+  reg [4:0] \$634 ;
+  reg \$635 ;
+  reg [17:0] \$636 ;
+  reg [17:0] \$637 ;
+  reg [17:0] \$638 ;
+  reg [17:0] \$639 ;
   wire [30:0] \$64 ;
-  reg [31:0] \$640 ;
-  reg [31:0] \$641 ;
-  reg [31:0] \$642 ;
-  reg [31:0] \$643 ;
-  reg [3:0] \$644 ;
-  reg \$645 ;
-  reg \$646 ;
-  reg [14:0] \$647 ;
-  reg [12:0] \$648 ;
-  reg [4:0] \$649 ;
+  reg [3:0] \$640 ;
+  reg [3:0] \$641 ;
+  reg \$642 ;
+  reg \$643 ;
+  reg [14:0] \$644 ;
+  reg [12:0] \$645 ;
+  reg [4:0] \$646 ;
+  reg \$647 ;
+  reg [30:0] \$648 ;
+  reg [30:0] \$649 ;
   wire [31:0] \$65 ;
-  reg \$650 ;
-  reg [4:0] \$651 ;
-  reg [7:0] \$652 ;
-  reg [7:0] \$653 ;
-  reg [7:0] \$654 ;
-  reg [7:0] \$655 ;
-  reg \$656 ;
-  reg \$657 ;
-  wire \$66 ;
-  wire [30:0] \$67 ;
-  wire [31:0] \$68 ;
-  wire [31:0] \$69 ;
-  wire [40:0] \$7 ;
-  wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [12:0] \$72 ;
+  reg [30:0] \$650 ;
+  reg [30:0] \$651 ;
+  reg [3:0] \$652 ;
+  reg [3:0] \$653 ;
+  reg \$654 ;
+  reg \$655 ;
+  reg [14:0] \$656 ;
+  reg [12:0] \$657 ;
+  reg [4:0] \$658 ;
+  reg \$659 ;
+  wire [31:0] \$66 ;
+  reg [4:0] \$660 ;
+  reg [31:0] \$661 ;
+  reg [31:0] \$662 ;
+  reg [31:0] \$663 ;
+  reg [31:0] \$664 ;
+  reg [3:0] \$665 ;
+  reg [3:0] \$666 ;
+  reg \$667 ;
+  reg \$668 ;
+  reg [14:0] \$669 ;
+  wire [11:0] \$67 ;
+  reg [12:0] \$670 ;
+  reg [4:0] \$671 ;
+  reg \$672 ;
+  reg [4:0] \$673 ;
+  reg [7:0] \$674 ;
+  reg [7:0] \$675 ;
+  reg [7:0] \$676 ;
+  reg [7:0] \$677 ;
+  reg \$678 ;
+  reg \$679 ;
+  wire [11:0] \$68 ;
+  reg [3:0] \$680 ;
+  wire [12:0] \$69 ;
+  wire [11:0] \$7 ;
+  wire [30:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire \$72 ;
   wire [30:0] \$73 ;
   wire [31:0] \$74 ;
-  wire \$75 ;
-  wire [30:0] \$76 ;
-  wire [31:0] \$77 ;
-  wire [31:0] \$78 ;
-  wire [11:0] \$79 ;
-  wire [41:0] \$8 ;
-  wire [11:0] \$80 ;
-  wire [12:0] \$81 ;
+  wire [31:0] \$75 ;
+  wire [11:0] \$76 ;
+  wire [11:0] \$77 ;
+  wire [12:0] \$78 ;
+  wire [30:0] \$79 ;
+  wire [11:0] \$8 ;
+  wire [31:0] \$80 ;
+  wire \$81 ;
   wire [30:0] \$82 ;
   wire [31:0] \$83 ;
-  wire \$84 ;
-  wire [30:0] \$85 ;
-  wire [31:0] \$86 ;
-  wire [31:0] \$87 ;
-  wire [5:0] \$88 ;
-  wire [7:0] \$89 ;
-  wire [41:0] \$9 ;
-  wire [8:0] \$90 ;
-  wire [9:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [7:0] \$93 ;
-  wire [7:0] \$94 ;
-  wire [24:0] \$95 ;
-  wire [24:0] \$96 ;
-  wire [24:0] \$97 ;
-  wire [24:0] \$98 ;
-  wire [24:0] \$99 ;
+  wire [31:0] \$84 ;
+  wire [11:0] \$85 ;
+  wire [11:0] \$86 ;
+  wire [12:0] \$87 ;
+  wire [30:0] \$88 ;
+  wire [31:0] \$89 ;
+  wire [12:0] \$9 ;
+  wire \$90 ;
+  wire [30:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [5:0] \$94 ;
+  wire [7:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [9:0] \$97 ;
+  wire [7:0] \$98 ;
+  wire [7:0] \$99 ;
   reg [55:0] a10_addend = 56'h00000000000000;
   reg a10_any = 1'h0;
   reg a10_keep = 1'h0;
@@ -931,6 +964,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] d2_e1 = 25'h0000000;
   reg [24:0] d2_e2 = 25'h0000000;
   reg [24:0] d2_e3 = 25'h0000000;
+  reg [3:0] d2_keep = 4'h0;
   reg d2_last = 1'h0;
   reg [4:0] d2_lead = 5'h00;
   reg [3:0] d2_mask = 4'h0;
@@ -938,6 +972,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
   reg d2a_any = 1'h0;
+  reg [3:0] d2a_keep = 4'h0;
   reg d2a_last = 1'h0;
   reg [4:0] d2a_lead = 5'h00;
   reg [3:0] d2a_mask = 4'h0;
@@ -945,6 +980,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [12:0] d2a_recip = 13'h0000;
   reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
+  reg [3:0] d2b_keep = 4'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
   reg [3:0] d2b_mask = 4'h0;
@@ -956,6 +992,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] d3_drop1 = 5'h00;
   reg [4:0] d3_drop2 = 5'h00;
   reg [4:0] d3_drop3 = 5'h00;
+  reg [3:0] d3_keep = 4'h0;
   reg d3_last = 1'h0;
   reg [4:0] d3_lead = 5'h00;
   reg [17:0] d3_mantissa0 = 18'h00000;
@@ -967,6 +1004,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [12:0] d3_recip = 13'h0000;
   reg d3_valid = 1'h0;
   reg d4_any = 1'h0;
+  reg [3:0] d4_keep = 4'h0;
   reg d4_last = 1'h0;
   reg [4:0] d4_lead = 5'h00;
   reg [3:0] d4_mask = 4'h0;
@@ -979,6 +1017,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [4:0] d4_shift;
   reg d4_valid = 1'h0;
   reg d5_any = 1'h0;
+  reg [3:0] d5_keep = 4'h0;
   reg d5_last = 1'h0;
   reg [4:0] d5_lead = 5'h00;
   reg [3:0] d5_mask = 4'h0;
@@ -991,6 +1030,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] d5_shift = 5'h00;
   reg d5_valid = 1'h0;
   reg d6_any = 1'h0;
+  reg [3:0] d6_keep = 4'h0;
   reg d6_last = 1'h0;
   reg [4:0] d6_lead = 5'h00;
   reg [3:0] d6_mask = 4'h0;
@@ -1002,6 +1042,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [31:0] d6_twice2 = 32'd0;
   reg [31:0] d6_twice3 = 32'd0;
   reg d6_valid = 1'h0;
+  reg [3:0] d7_keep = 4'h0;
   reg d7_last = 1'h0;
   (* init = 1'h0 *)
   wire d7_valid;
@@ -1041,13 +1082,15 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
   reg [30:0] d_exp3_v_r = 31'h00000000;
-  input [36:0] i__payload;
-  wire [36:0] i__payload;
+  wire [3:0] element;
+  input [40:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   output i__ready;
@@ -1071,16 +1114,17 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [15:0] n2_mantissa = 16'h0000;
   reg [24:0] n2_max = 25'h0000000;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$275  = 28'h0000000;
+  reg [27:0] \n2_recip$277  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
-  output [32:0] o__payload;
-  wire [32:0] o__payload;
+  output [36:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   input o__ready;
   wire o__ready;
@@ -1314,899 +1358,931 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
-  assign \$319  = \$316  ? 33'h0000000ff : \$318 ;
-  assign \$320  = \$313  ? 33'h000000000 : \$319 ;
-  assign \$321  = ~ d6_any;
-  assign \$322  = d6_mask[3] | \$321 ;
-  assign \$323  = d6_twice3 + 1'h1;
-  assign \$325  = \$324  > 8'hff;
-  assign \$326  = d6_twice3 + 1'h1;
-  assign \$328  = \$325  ? 33'h0000000ff : \$327 ;
-  assign \$329  = \$322  ? 33'h000000000 : \$328 ;
+  assign \$295  = \$292  + \$294 ;
+  assign \$296  = \$295  >> d3_drop3;
+  assign \$297  = d4_num0 * d4_recip;
+  assign \$298  = d4_num1 * d4_recip;
+  assign \$299  = d4_num2 * d4_recip;
+  assign \$300  = d4_num3 * d4_recip;
+  assign \$302  = \$301  >> d5_shift;
+  assign \$304  = \$303  >> d5_shift;
+  assign \$306  = \$305  >> d5_shift;
+  assign \$308  = \$307  >> d5_shift;
+  assign \$309  = ~ d6_any;
+  assign \$310  = d6_mask[0] | \$309 ;
+  assign \$311  = d6_twice0 + 1'h1;
+  assign \$313  = \$312  > 8'hff;
+  assign \$314  = d6_twice0 + 1'h1;
+  assign \$316  = \$313  ? 33'h0000000ff : \$315 ;
+  assign \$317  = \$310  ? 33'h000000000 : \$316 ;
+  assign \$318  = ~ d6_any;
+  assign \$319  = d6_mask[1] | \$318 ;
+  assign \$320  = d6_twice1 + 1'h1;
+  assign \$322  = \$321  > 8'hff;
+  assign \$323  = d6_twice1 + 1'h1;
+  assign \$325  = \$322  ? 33'h0000000ff : \$324 ;
+  assign \$326  = \$319  ? 33'h000000000 : \$325 ;
+  assign \$327  = ~ d6_any;
+  assign \$328  = d6_mask[2] | \$327 ;
+  assign \$329  = d6_twice2 + 1'h1;
+  assign \$331  = \$330  > 8'hff;
+  assign \$332  = d6_twice2 + 1'h1;
+  assign \$334  = \$331  ? 33'h0000000ff : \$333 ;
+  assign \$335  = \$328  ? 33'h000000000 : \$334 ;
+  assign \$336  = ~ d6_any;
+  assign \$337  = d6_mask[3] | \$336 ;
+  assign \$338  = d6_twice3 + 1'h1;
+  assign \$340  = \$339  > 8'hff;
+  assign \$341  = d6_twice3 + 1'h1;
+  assign \$343  = \$340  ? 33'h0000000ff : \$342 ;
+  assign \$344  = \$337  ? 33'h000000000 : \$343 ;
   always @(posedge clk)
-    wr__addr <= \$330 ;
+    wr__addr <= \$345 ;
   always @(posedge clk)
-    used <= \$331 ;
+    used <= \$346 ;
   always @(posedge clk)
-    length <= \$332 ;
+    length <= \$347 ;
   always @(posedge clk)
-    a1_valid <= \$333 ;
+    a1_valid <= \$348 ;
   always @(posedge clk)
-    a1_last <= \$334 ;
+    a1_last <= \$349 ;
   always @(posedge clk)
-    a1_len <= \$335 ;
+    a1_len <= \$350 ;
   always @(posedge clk)
-    a1_mask <= \$336 ;
+    a1_mask <= \$351 ;
   always @(posedge clk)
-    a1_x0 <= \$337 ;
+    a1_x0 <= \$352 ;
   always @(posedge clk)
-    a1_x1 <= \$338 ;
+    a1_x1 <= \$353 ;
   always @(posedge clk)
-    a1_x2 <= \$339 ;
+    a1_x2 <= \$354 ;
   always @(posedge clk)
-    a1_x3 <= \$340 ;
+    a1_x3 <= \$355 ;
   always @(posedge clk)
-    a2_e0 <= \$341 ;
+    a2_e0 <= \$356 ;
   always @(posedge clk)
-    a2_e1 <= \$342 ;
+    a2_e1 <= \$357 ;
   always @(posedge clk)
-    a2_e2 <= \$343 ;
+    a2_e2 <= \$358 ;
   always @(posedge clk)
-    a2_e3 <= \$344 ;
+    a2_e3 <= \$359 ;
   always @(posedge clk)
-    a2_valid <= \$345 ;
+    a2_valid <= \$360 ;
   always @(posedge clk)
-    a2_last <= \$346 ;
+    a2_last <= \$361 ;
   always @(posedge clk)
-    a2_len <= \$347 ;
+    a2_len <= \$362 ;
   always @(posedge clk)
-    a2_mask <= \$348 ;
+    a2_mask <= \$363 ;
   always @(posedge clk)
-    a3_whole0 <= \$349 ;
+    a3_whole0 <= \$364 ;
   always @(posedge clk)
-    a3_whole1 <= \$350 ;
+    a3_whole1 <= \$365 ;
   always @(posedge clk)
-    a3_whole2 <= \$351 ;
+    a3_whole2 <= \$366 ;
   always @(posedge clk)
-    a3_whole3 <= \$352 ;
+    a3_whole3 <= \$367 ;
   always @(posedge clk)
-    a3_max1_0 <= \$353 ;
+    a3_max1_0 <= \$368 ;
   always @(posedge clk)
-    a3_max1_1 <= \$354 ;
+    a3_max1_1 <= \$369 ;
   always @(posedge clk)
-    a3_max2_0 <= \$355 ;
+    a3_max2_0 <= \$370 ;
   always @(posedge clk)
-    a3_0_valid <= \$356 ;
+    a3_0_valid <= \$371 ;
   always @(posedge clk)
-    a3_0_last <= \$357 ;
+    a3_0_last <= \$372 ;
   always @(posedge clk)
-    a3_0_len <= \$358 ;
+    a3_0_len <= \$373 ;
   always @(posedge clk)
-    a3_0_mask <= \$359 ;
+    a3_0_mask <= \$374 ;
   always @(posedge clk)
-    a3_0_any <= \$360 ;
+    a3_0_any <= \$375 ;
   always @(posedge clk)
-    a3_0_e0 <= \$361 ;
+    a3_0_e0 <= \$376 ;
   always @(posedge clk)
-    a3_0_e1 <= \$362 ;
+    a3_0_e1 <= \$377 ;
   always @(posedge clk)
-    a3_0_e2 <= \$363 ;
+    a3_0_e2 <= \$378 ;
   always @(posedge clk)
-    a3_0_e3 <= \$364 ;
+    a3_0_e3 <= \$379 ;
   always @(posedge clk)
-    a3_1_valid <= \$365 ;
+    a3_1_valid <= \$380 ;
   always @(posedge clk)
-    a3_1_last <= \$366 ;
+    a3_1_last <= \$381 ;
   always @(posedge clk)
-    a3_1_len <= \$367 ;
+    a3_1_len <= \$382 ;
   always @(posedge clk)
-    a3_1_mask <= \$368 ;
+    a3_1_mask <= \$383 ;
   always @(posedge clk)
-    a3_1_any <= \$369 ;
+    a3_1_any <= \$384 ;
   always @(posedge clk)
-    a3_1_e0 <= \$370 ;
+    a3_1_e0 <= \$385 ;
   always @(posedge clk)
-    a3_1_e1 <= \$371 ;
+    a3_1_e1 <= \$386 ;
   always @(posedge clk)
-    a3_1_e2 <= \$372 ;
+    a3_1_e2 <= \$387 ;
   always @(posedge clk)
-    a3_1_e3 <= \$373 ;
+    a3_1_e3 <= \$388 ;
   always @(posedge clk)
-    a3_2_valid <= \$374 ;
+    a3_2_valid <= \$389 ;
   always @(posedge clk)
-    a3_2_last <= \$375 ;
+    a3_2_last <= \$390 ;
   always @(posedge clk)
-    a3_2_len <= \$376 ;
+    a3_2_len <= \$391 ;
   always @(posedge clk)
-    a3_2_mask <= \$377 ;
+    a3_2_mask <= \$392 ;
   always @(posedge clk)
-    a3_2_any <= \$378 ;
+    a3_2_any <= \$393 ;
   always @(posedge clk)
-    a3_2_e0 <= \$379 ;
+    a3_2_e0 <= \$394 ;
   always @(posedge clk)
-    a3_2_e1 <= \$380 ;
+    a3_2_e1 <= \$395 ;
   always @(posedge clk)
-    a3_2_e2 <= \$381 ;
+    a3_2_e2 <= \$396 ;
   always @(posedge clk)
-    a3_2_e3 <= \$382 ;
+    a3_2_e3 <= \$397 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$383 ;
+    a_exp0_v_r <= \$398 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$384 ;
+    a_exp0_offset_r <= \$399 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$385 ;
+    a_exp0_step_r <= \$400 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$386 ;
+    a_exp0_lower_r <= \$401 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$387 ;
+    a_exp0_drop_r <= \$402 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$388 ;
+    a_exp1_v_r <= \$403 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$389 ;
+    a_exp1_offset_r <= \$404 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$390 ;
+    a_exp1_step_r <= \$405 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$391 ;
+    a_exp1_lower_r <= \$406 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$392 ;
+    a_exp1_drop_r <= \$407 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$393 ;
+    a_exp2_v_r <= \$408 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$394 ;
+    a_exp2_offset_r <= \$409 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$395 ;
+    a_exp2_step_r <= \$410 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$396 ;
+    a_exp2_lower_r <= \$411 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$397 ;
+    a_exp2_drop_r <= \$412 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$398 ;
+    a_exp3_v_r <= \$413 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$399 ;
+    a_exp3_offset_r <= \$414 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$400 ;
+    a_exp3_step_r <= \$415 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$401 ;
+    a_exp3_lower_r <= \$416 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$402 ;
+    a_exp3_drop_r <= \$417 ;
   always @(posedge clk)
-    a3a_max <= \$403 ;
+    a3a_max <= \$418 ;
   always @(posedge clk)
-    a3b_max <= \$404 ;
+    a3b_max <= \$419 ;
   always @(posedge clk)
-    a3a_valid <= \$405 ;
+    a3a_valid <= \$420 ;
   always @(posedge clk)
-    a3b_valid <= \$406 ;
+    a3b_valid <= \$421 ;
   always @(posedge clk)
-    a3a_last <= \$407 ;
+    a3a_last <= \$422 ;
   always @(posedge clk)
-    a3b_last <= \$408 ;
+    a3b_last <= \$423 ;
   always @(posedge clk)
-    a3a_len <= \$409 ;
+    a3a_len <= \$424 ;
   always @(posedge clk)
-    a3b_len <= \$410 ;
+    a3b_len <= \$425 ;
   always @(posedge clk)
-    a3a_any <= \$411 ;
+    a3a_any <= \$426 ;
   always @(posedge clk)
-    a3b_any <= \$412 ;
+    a3b_any <= \$427 ;
   always @(posedge clk)
-    a3a_mask <= \$413 ;
+    a3a_mask <= \$428 ;
   always @(posedge clk)
-    a3b_mask <= \$414 ;
+    a3b_mask <= \$429 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$415 ;
+    a4_mantissa0 <= \$430 ;
   always @(posedge clk)
-    a4_drop0 <= \$416 ;
+    a4_drop0 <= \$431 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$417 ;
+    a4_mantissa1 <= \$432 ;
   always @(posedge clk)
-    a4_drop1 <= \$418 ;
+    a4_drop1 <= \$433 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$419 ;
+    a4_mantissa2 <= \$434 ;
   always @(posedge clk)
-    a4_drop2 <= \$420 ;
+    a4_drop2 <= \$435 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$421 ;
+    a4_mantissa3 <= \$436 ;
   always @(posedge clk)
-    a4_drop3 <= \$422 ;
+    a4_drop3 <= \$437 ;
   always @(posedge clk)
-    a4_max <= \$423 ;
+    a4_max <= \$438 ;
   always @(posedge clk)
-    a4_valid <= \$424 ;
+    a4_valid <= \$439 ;
   always @(posedge clk)
-    a4_last <= \$425 ;
+    a4_last <= \$440 ;
   always @(posedge clk)
-    a4_len <= \$426 ;
+    a4_len <= \$441 ;
   always @(posedge clk)
-    a4_any <= \$427 ;
+    a4_any <= \$442 ;
   always @(posedge clk)
-    a4_mask <= \$428 ;
+    a4_mask <= \$443 ;
   always @(posedge clk)
-    a5_term0 <= \$429 ;
+    a5_term0 <= \$444 ;
   always @(posedge clk)
-    a5_term1 <= \$430 ;
+    a5_term1 <= \$445 ;
   always @(posedge clk)
-    a5_term2 <= \$431 ;
+    a5_term2 <= \$446 ;
   always @(posedge clk)
-    a5_term3 <= \$432 ;
+    a5_term3 <= \$447 ;
   always @(posedge clk)
-    a5_max <= \$433 ;
+    a5_max <= \$448 ;
   always @(posedge clk)
-    a5_valid <= \$434 ;
+    a5_valid <= \$449 ;
   always @(posedge clk)
-    a5_last <= \$435 ;
+    a5_last <= \$450 ;
   always @(posedge clk)
-    a5_len <= \$436 ;
+    a5_len <= \$451 ;
   always @(posedge clk)
-    a5_any <= \$437 ;
+    a5_any <= \$452 ;
   always @(posedge clk)
-    a5_mask <= \$438 ;
+    a5_mask <= \$453 ;
   always @(posedge clk)
-    a6_sum <= \$439 ;
+    a6_sum <= \$454 ;
   always @(posedge clk)
-    a6_max <= \$440 ;
+    a6_max <= \$455 ;
   always @(posedge clk)
-    a6_valid <= \$441 ;
+    a6_valid <= \$456 ;
   always @(posedge clk)
-    a6_last <= \$442 ;
+    a6_last <= \$457 ;
   always @(posedge clk)
-    a6_len <= \$443 ;
+    a6_len <= \$458 ;
   always @(posedge clk)
-    a6_any <= \$444 ;
+    a6_any <= \$459 ;
   always @(posedge clk)
-    run_max <= \$445 ;
+    run_max <= \$460 ;
   always @(posedge clk)
-    started <= \$446 ;
+    started <= \$461 ;
   always @(posedge clk)
-    a7_old_shift <= \$447 ;
+    a7_old_shift <= \$462 ;
   always @(posedge clk)
-    a7_beat_shift <= \$448 ;
+    a7_beat_shift <= \$463 ;
   always @(posedge clk)
-    a7_beat_sum <= \$449 ;
+    a7_beat_sum <= \$464 ;
   always @(posedge clk)
-    a7_keep <= \$450 ;
+    a7_keep <= \$465 ;
   always @(posedge clk)
-    a7_valid <= \$451 ;
+    a7_valid <= \$466 ;
   always @(posedge clk)
-    a7_last <= \$452 ;
+    a7_last <= \$467 ;
   always @(posedge clk)
-    a7_len <= \$453 ;
+    a7_len <= \$468 ;
   always @(posedge clk)
-    a7_max <= \$454 ;
+    a7_max <= \$469 ;
   always @(posedge clk)
-    a7_any <= \$455 ;
+    a7_any <= \$470 ;
   always @(posedge clk)
-    a8_term <= \$456 ;
+    a8_term <= \$471 ;
   always @(posedge clk)
-    a8_valid <= \$457 ;
+    a8_valid <= \$472 ;
   always @(posedge clk)
-    a8_last <= \$458 ;
+    a8_last <= \$473 ;
   always @(posedge clk)
-    a8_len <= \$459 ;
+    a8_len <= \$474 ;
   always @(posedge clk)
-    a8_max <= \$460 ;
+    a8_max <= \$475 ;
   always @(posedge clk)
-    a8_any <= \$461 ;
+    a8_any <= \$476 ;
   always @(posedge clk)
-    a8_old_shift <= \$462 ;
+    a8_old_shift <= \$477 ;
   always @(posedge clk)
-    a8_keep <= \$463 ;
+    a8_keep <= \$478 ;
   always @(posedge clk)
-    sum_pending <= \$464 ;
+    sum_pending <= \$479 ;
   always @(posedge clk)
-    a9_valid <= \$465 ;
+    a9_valid <= \$480 ;
   always @(posedge clk)
-    a9_last <= \$466 ;
+    a9_last <= \$481 ;
   always @(posedge clk)
-    a9_len <= \$467 ;
+    a9_len <= \$482 ;
   always @(posedge clk)
-    a9_max <= \$468 ;
+    a9_max <= \$483 ;
   always @(posedge clk)
-    a9_any <= \$469 ;
+    a9_any <= \$484 ;
   always @(posedge clk)
-    a9_old_shift <= \$470 ;
+    a9_old_shift <= \$485 ;
   always @(posedge clk)
-    a9_keep <= \$471 ;
+    a9_keep <= \$486 ;
   always @(posedge clk)
-    a9_term <= \$472 ;
+    a9_term <= \$487 ;
   always @(posedge clk)
-    a9_pending <= \$473 ;
+    a9_pending <= \$488 ;
   always @(posedge clk)
-    a10_addend <= \$474 ;
+    a10_addend <= \$489 ;
   always @(posedge clk)
-    a10_valid <= \$475 ;
+    a10_valid <= \$490 ;
   always @(posedge clk)
-    a10_last <= \$476 ;
+    a10_last <= \$491 ;
   always @(posedge clk)
-    a10_len <= \$477 ;
+    a10_len <= \$492 ;
   always @(posedge clk)
-    a10_max <= \$478 ;
+    a10_max <= \$493 ;
   always @(posedge clk)
-    a10_any <= \$479 ;
+    a10_any <= \$494 ;
   always @(posedge clk)
-    a10_old_shift <= \$480 ;
+    a10_old_shift <= \$495 ;
   always @(posedge clk)
-    a10_keep <= \$481 ;
+    a10_keep <= \$496 ;
   always @(posedge clk)
-    a10_term <= \$482 ;
+    a10_term <= \$497 ;
   always @(posedge clk)
-    a10_pending <= \$483 ;
+    a10_pending <= \$498 ;
   always @(posedge clk)
-    sum_deferred <= \$484 ;
+    sum_deferred <= \$499 ;
   always @(posedge clk)
-    r0a_valid <= \$485 ;
+    r0a_valid <= \$500 ;
   always @(posedge clk)
-    r0a_max <= \$486 ;
+    r0a_max <= \$501 ;
   always @(posedge clk)
-    r0a_any <= \$487 ;
+    r0a_any <= \$502 ;
   always @(posedge clk)
-    r0a_len <= \$488 ;
+    r0a_len <= \$503 ;
   always @(posedge clk)
-    r0a_acc <= \$489 ;
+    r0a_acc <= \$504 ;
   always @(posedge clk)
-    r0a_pending <= \$490 ;
+    r0a_pending <= \$505 ;
   always @(posedge clk)
-    r0_valid <= \$491 ;
+    r0_valid <= \$506 ;
   always @(posedge clk)
-    r0_max <= \$492 ;
+    r0_max <= \$507 ;
   always @(posedge clk)
-    r0_sum <= \$493 ;
+    r0_sum <= \$508 ;
   always @(posedge clk)
-    r0_any <= \$494 ;
+    r0_any <= \$509 ;
   always @(posedge clk)
-    r0_len <= \$495 ;
+    r0_len <= \$510 ;
   always @(posedge clk)
-    r1_valid <= \$496 ;
+    r1_valid <= \$511 ;
   always @(posedge clk)
-    r1_max <= \$497 ;
+    r1_max <= \$512 ;
   always @(posedge clk)
-    r1_any <= \$498 ;
+    r1_any <= \$513 ;
   always @(posedge clk)
-    r1_len <= \$499 ;
+    r1_len <= \$514 ;
   always @(posedge clk)
-    r1_lead <= \$500 ;
+    r1_lead <= \$515 ;
   always @(posedge clk)
-    r1_sum <= \$501 ;
+    r1_sum <= \$516 ;
   always @(posedge clk)
-    r2_valid <= \$502 ;
+    r2_valid <= \$517 ;
   always @(posedge clk)
-    r2_max <= \$503 ;
+    r2_max <= \$518 ;
   always @(posedge clk)
-    r2_any <= \$504 ;
+    r2_any <= \$519 ;
   always @(posedge clk)
-    r2_len <= \$505 ;
+    r2_len <= \$520 ;
   always @(posedge clk)
-    r2_lead <= \$506 ;
+    r2_lead <= \$521 ;
   always @(posedge clk)
-    r2_mantissa <= \$507 ;
+    r2_mantissa <= \$522 ;
   always @(posedge clk)
-    recip_offset_r <= \$508 ;
+    recip_offset_r <= \$523 ;
   always @(posedge clk)
-    recip_step_r <= \$509 ;
+    recip_step_r <= \$524 ;
   always @(posedge clk)
-    recip_lower_r <= \$510 ;
+    recip_lower_r <= \$525 ;
   always @(posedge clk)
-    r2b_valid <= \$511 ;
+    r2b_valid <= \$526 ;
   always @(posedge clk)
-    r2b_max <= \$512 ;
+    r2b_max <= \$527 ;
   always @(posedge clk)
-    r2b_any <= \$513 ;
+    r2b_any <= \$528 ;
   always @(posedge clk)
-    r2b_len <= \$514 ;
+    r2b_len <= \$529 ;
   always @(posedge clk)
-    r2b_lead <= \$515 ;
+    r2b_lead <= \$530 ;
   always @(posedge clk)
-    r2b_mantissa <= \$516 ;
+    r2b_mantissa <= \$531 ;
   always @(posedge clk)
-    r3_valid <= \$517 ;
+    r3_valid <= \$532 ;
   always @(posedge clk)
-    r3_max <= \$518 ;
+    r3_max <= \$533 ;
   always @(posedge clk)
-    r3_any <= \$519 ;
+    r3_any <= \$534 ;
   always @(posedge clk)
-    r3_len <= \$520 ;
+    r3_len <= \$535 ;
   always @(posedge clk)
-    r3_lead <= \$521 ;
+    r3_lead <= \$536 ;
   always @(posedge clk)
-    r3_recip <= \$522 ;
+    r3_recip <= \$537 ;
   always @(posedge clk)
-    r3_mantissa <= \$523 ;
+    r3_mantissa <= \$538 ;
   always @(posedge clk)
-    n1_valid <= \$524 ;
+    n1_valid <= \$539 ;
   always @(posedge clk)
-    n1_max <= \$525 ;
+    n1_max <= \$540 ;
   always @(posedge clk)
-    n1_any <= \$526 ;
+    n1_any <= \$541 ;
   always @(posedge clk)
-    n1_len <= \$527 ;
+    n1_len <= \$542 ;
   always @(posedge clk)
-    n1_lead <= \$528 ;
+    n1_lead <= \$543 ;
   always @(posedge clk)
-    n1_recip <= \$529 ;
+    n1_recip <= \$544 ;
   always @(posedge clk)
-    n1_mantissa <= \$530 ;
+    n1_mantissa <= \$545 ;
   always @(posedge clk)
-    n1_product <= \$531 ;
+    n1_product <= \$546 ;
   always @(posedge clk)
-    w_en <= \$532 ;
+    w_en <= \$547 ;
   always @(posedge clk)
-    n2_max <= \$533 ;
+    n2_max <= \$548 ;
   always @(posedge clk)
-    n2_any <= \$534 ;
+    n2_any <= \$549 ;
   always @(posedge clk)
-    n2_len <= \$535 ;
+    n2_len <= \$550 ;
   always @(posedge clk)
-    n2_lead <= \$536 ;
+    n2_lead <= \$551 ;
   always @(posedge clk)
-    \n2_recip$275  <= \$537 ;
+    \n2_recip$277  <= \$552 ;
   always @(posedge clk)
-    n2_mantissa <= \$538 ;
+    n2_mantissa <= \$553 ;
   always @(posedge clk)
-    n2_recip <= \$539 ;
+    n2_recip <= \$554 ;
   always @(posedge clk)
-    vector_valid <= \$540 ;
+    vector_valid <= \$555 ;
   always @(posedge clk)
-    vector_head <= \$541 ;
+    vector_head <= \$556 ;
   always @(posedge clk)
-    rd__addr <= \$542 ;
+    rd__addr <= \$557 ;
   always @(posedge clk)
-    count <= \$543 ;
+    count <= \$558 ;
   always @(posedge clk)
-    d1_valid <= \$544 ;
+    d1_valid <= \$559 ;
   always @(posedge clk)
-    d1_last <= \$545 ;
+    d1_last <= \$560 ;
   always @(posedge clk)
-    d1_max <= \$546 ;
+    d1_max <= \$561 ;
   always @(posedge clk)
-    d1_recip <= \$547 ;
+    d1_recip <= \$562 ;
   always @(posedge clk)
-    d1_lead <= \$548 ;
+    d1_lead <= \$563 ;
   always @(posedge clk)
-    d1_any <= \$549 ;
+    d1_any <= \$564 ;
   always @(posedge clk)
-    d1b_ring <= \$550 ;
+    d1b_ring <= \$565 ;
   always @(posedge clk)
-    d1b_valid <= \$551 ;
+    d1b_valid <= \$566 ;
   always @(posedge clk)
-    d1b_last <= \$552 ;
+    d1b_last <= \$567 ;
   always @(posedge clk)
-    d1b_max <= \$553 ;
+    d1b_max <= \$568 ;
   always @(posedge clk)
-    d1b_recip <= \$554 ;
+    d1b_recip <= \$569 ;
   always @(posedge clk)
-    d1b_lead <= \$555 ;
+    d1b_lead <= \$570 ;
   always @(posedge clk)
-    d1b_any <= \$556 ;
+    d1b_any <= \$571 ;
   always @(posedge clk)
-    d2_e0 <= \$557 ;
+    d2_e0 <= \$572 ;
   always @(posedge clk)
-    d2_e1 <= \$558 ;
+    d2_e1 <= \$573 ;
   always @(posedge clk)
-    d2_e2 <= \$559 ;
+    d2_e2 <= \$574 ;
   always @(posedge clk)
-    d2_e3 <= \$560 ;
+    d2_e3 <= \$575 ;
   always @(posedge clk)
-    d2_mask <= \$561 ;
+    d2_mask <= \$576 ;
   always @(posedge clk)
-    d2_valid <= \$562 ;
+    d2_keep <= \$577 ;
   always @(posedge clk)
-    d2_last <= \$563 ;
+    d2_valid <= \$578 ;
   always @(posedge clk)
-    d2_max <= \$564 ;
+    d2_last <= \$579 ;
   always @(posedge clk)
-    d2_recip <= \$565 ;
+    d2_max <= \$580 ;
   always @(posedge clk)
-    d2_lead <= \$566 ;
+    d2_recip <= \$581 ;
   always @(posedge clk)
-    d2_any <= \$567 ;
+    d2_lead <= \$582 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$568 ;
+    d2_any <= \$583 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$569 ;
+    d_exp0_v_r <= \$584 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$570 ;
+    d_exp0_offset_r <= \$585 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$571 ;
+    d_exp0_step_r <= \$586 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$572 ;
+    d_exp0_lower_r <= \$587 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$573 ;
+    d_exp0_drop_r <= \$588 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$574 ;
+    d_exp1_v_r <= \$589 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$575 ;
+    d_exp1_offset_r <= \$590 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$576 ;
+    d_exp1_step_r <= \$591 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$577 ;
+    d_exp1_lower_r <= \$592 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$578 ;
+    d_exp1_drop_r <= \$593 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$579 ;
+    d_exp2_v_r <= \$594 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$580 ;
+    d_exp2_offset_r <= \$595 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$581 ;
+    d_exp2_step_r <= \$596 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$582 ;
+    d_exp2_lower_r <= \$597 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$583 ;
+    d_exp2_drop_r <= \$598 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$584 ;
+    d_exp3_v_r <= \$599 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$585 ;
+    d_exp3_offset_r <= \$600 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$586 ;
+    d_exp3_step_r <= \$601 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$587 ;
+    d_exp3_lower_r <= \$602 ;
   always @(posedge clk)
-    d2a_mask <= \$588 ;
+    d_exp3_drop_r <= \$603 ;
   always @(posedge clk)
-    d2b_mask <= \$589 ;
+    d2a_mask <= \$604 ;
   always @(posedge clk)
-    d2a_valid <= \$590 ;
+    d2b_mask <= \$605 ;
   always @(posedge clk)
-    d2b_valid <= \$591 ;
+    d2a_keep <= \$606 ;
   always @(posedge clk)
-    d2a_last <= \$592 ;
+    d2b_keep <= \$607 ;
   always @(posedge clk)
-    d2b_last <= \$593 ;
+    d2a_valid <= \$608 ;
   always @(posedge clk)
-    d2a_max <= \$594 ;
+    d2b_valid <= \$609 ;
   always @(posedge clk)
-    d2b_max <= \$595 ;
+    d2a_last <= \$610 ;
   always @(posedge clk)
-    d2a_recip <= \$596 ;
+    d2b_last <= \$611 ;
   always @(posedge clk)
-    d2b_recip <= \$597 ;
+    d2a_max <= \$612 ;
   always @(posedge clk)
-    d2a_lead <= \$598 ;
+    d2b_max <= \$613 ;
   always @(posedge clk)
-    d2b_lead <= \$599 ;
+    d2a_recip <= \$614 ;
   always @(posedge clk)
-    d2a_any <= \$600 ;
+    d2b_recip <= \$615 ;
   always @(posedge clk)
-    d2b_any <= \$601 ;
+    d2a_lead <= \$616 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$602 ;
+    d2b_lead <= \$617 ;
   always @(posedge clk)
-    d3_drop0 <= \$603 ;
+    d2a_any <= \$618 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$604 ;
+    d2b_any <= \$619 ;
   always @(posedge clk)
-    d3_drop1 <= \$605 ;
+    d3_mantissa0 <= \$620 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$606 ;
+    d3_drop0 <= \$621 ;
   always @(posedge clk)
-    d3_drop2 <= \$607 ;
+    d3_mantissa1 <= \$622 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$608 ;
+    d3_drop1 <= \$623 ;
   always @(posedge clk)
-    d3_drop3 <= \$609 ;
+    d3_mantissa2 <= \$624 ;
   always @(posedge clk)
-    d3_mask <= \$610 ;
+    d3_drop2 <= \$625 ;
   always @(posedge clk)
-    d3_valid <= \$611 ;
+    d3_mantissa3 <= \$626 ;
   always @(posedge clk)
-    d3_last <= \$612 ;
+    d3_drop3 <= \$627 ;
   always @(posedge clk)
-    d3_max <= \$613 ;
+    d3_mask <= \$628 ;
   always @(posedge clk)
-    d3_recip <= \$614 ;
+    d3_keep <= \$629 ;
   always @(posedge clk)
-    d3_lead <= \$615 ;
+    d3_valid <= \$630 ;
   always @(posedge clk)
-    d3_any <= \$616 ;
+    d3_last <= \$631 ;
   always @(posedge clk)
-    d4_num0 <= \$617 ;
+    d3_max <= \$632 ;
   always @(posedge clk)
-    d4_num1 <= \$618 ;
+    d3_recip <= \$633 ;
   always @(posedge clk)
-    d4_num2 <= \$619 ;
+    d3_lead <= \$634 ;
   always @(posedge clk)
-    d4_num3 <= \$620 ;
+    d3_any <= \$635 ;
   always @(posedge clk)
-    d4_mask <= \$621 ;
+    d4_num0 <= \$636 ;
   always @(posedge clk)
-    d4_valid <= \$622 ;
+    d4_num1 <= \$637 ;
   always @(posedge clk)
-    d4_last <= \$623 ;
+    d4_num2 <= \$638 ;
   always @(posedge clk)
-    d4_max <= \$624 ;
+    d4_num3 <= \$639 ;
   always @(posedge clk)
-    d4_recip <= \$625 ;
+    d4_mask <= \$640 ;
   always @(posedge clk)
-    d4_lead <= \$626 ;
+    d4_keep <= \$641 ;
   always @(posedge clk)
-    d4_any <= \$627 ;
+    d4_valid <= \$642 ;
   always @(posedge clk)
-    d5_prod0 <= \$628 ;
+    d4_last <= \$643 ;
   always @(posedge clk)
-    d5_prod1 <= \$629 ;
+    d4_max <= \$644 ;
   always @(posedge clk)
-    d5_prod2 <= \$630 ;
+    d4_recip <= \$645 ;
   always @(posedge clk)
-    d5_prod3 <= \$631 ;
+    d4_lead <= \$646 ;
   always @(posedge clk)
-    d5_mask <= \$632 ;
+    d4_any <= \$647 ;
   always @(posedge clk)
-    d5_valid <= \$633 ;
+    d5_prod0 <= \$648 ;
   always @(posedge clk)
-    d5_last <= \$634 ;
+    d5_prod1 <= \$649 ;
   always @(posedge clk)
-    d5_max <= \$635 ;
+    d5_prod2 <= \$650 ;
   always @(posedge clk)
-    d5_recip <= \$636 ;
+    d5_prod3 <= \$651 ;
   always @(posedge clk)
-    d5_lead <= \$637 ;
+    d5_mask <= \$652 ;
   always @(posedge clk)
-    d5_any <= \$638 ;
+    d5_keep <= \$653 ;
   always @(posedge clk)
-    d5_shift <= \$639 ;
+    d5_valid <= \$654 ;
   always @(posedge clk)
-    d6_twice0 <= \$640 ;
+    d5_last <= \$655 ;
   always @(posedge clk)
-    d6_twice1 <= \$641 ;
+    d5_max <= \$656 ;
   always @(posedge clk)
-    d6_twice2 <= \$642 ;
+    d5_recip <= \$657 ;
   always @(posedge clk)
-    d6_twice3 <= \$643 ;
+    d5_lead <= \$658 ;
   always @(posedge clk)
-    d6_mask <= \$644 ;
+    d5_any <= \$659 ;
   always @(posedge clk)
-    d6_valid <= \$645 ;
+    d5_shift <= \$660 ;
   always @(posedge clk)
-    d6_last <= \$646 ;
+    d6_twice0 <= \$661 ;
   always @(posedge clk)
-    d6_max <= \$647 ;
+    d6_twice1 <= \$662 ;
   always @(posedge clk)
-    d6_recip <= \$648 ;
+    d6_twice2 <= \$663 ;
   always @(posedge clk)
-    d6_lead <= \$649 ;
+    d6_twice3 <= \$664 ;
   always @(posedge clk)
-    d6_any <= \$650 ;
+    d6_mask <= \$665 ;
   always @(posedge clk)
-    d6_shift <= \$651 ;
+    d6_keep <= \$666 ;
   always @(posedge clk)
-    d7_y0 <= \$652 ;
+    d6_valid <= \$667 ;
   always @(posedge clk)
-    d7_y1 <= \$653 ;
+    d6_last <= \$668 ;
   always @(posedge clk)
-    d7_y2 <= \$654 ;
+    d6_max <= \$669 ;
   always @(posedge clk)
-    d7_y3 <= \$655 ;
+    d6_recip <= \$670 ;
   always @(posedge clk)
-    o__valid <= \$656 ;
+    d6_lead <= \$671 ;
   always @(posedge clk)
-    d7_last <= \$657 ;
+    d6_any <= \$672 ;
+  always @(posedge clk)
+    d6_shift <= \$673 ;
+  always @(posedge clk)
+    d7_y0 <= \$674 ;
+  always @(posedge clk)
+    d7_y1 <= \$675 ;
+  always @(posedge clk)
+    d7_y2 <= \$676 ;
+  always @(posedge clk)
+    d7_y3 <= \$677 ;
+  always @(posedge clk)
+    o__valid <= \$678 ;
+  always @(posedge clk)
+    d7_last <= \$679 ;
+  always @(posedge clk)
+    d7_keep <= \$680 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$3  = \$2  + 1'h1;
-  assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h16);
-  assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 42'h00000000016 : \$8 ;
-  assign \$12  = \$11  + 1'h1;
+  assign \$1  = ~ i__payload[39:36];
+  assign element = i__payload[35:32] & \$1 ;
+  assign \$2  = ~ element;
+  assign \$3  = element[0] ? i__payload[0] : i__payload[32];
+  assign \$4  = element[1] ? i__payload[8] : i__payload[33];
+  assign \$5  = element[2] ? i__payload[16] : i__payload[34];
+  assign \$6  = element[3] ? i__payload[24] : i__payload[35];
+  assign \$9  = \$8  + 1'h1;
+  assign \$11  = - $signed(\$10 );
+  assign \$12  = $signed(\$11 ) > $signed(6'h16);
   assign \$14  = - $signed(\$13 );
-  assign \$15  = $signed(\$14 ) > $signed(6'h16);
-  assign \$17  = - $signed(\$16 );
-  assign \$18  = \$15  ? 42'h00000000016 : \$17 ;
-  assign \$21  = \$20  + 1'h1;
+  assign \$15  = \$12  ? 42'h00000000016 : \$14 ;
+  assign \$18  = \$17  + 1'h1;
+  assign \$20  = - $signed(\$19 );
+  assign \$21  = $signed(\$20 ) > $signed(6'h16);
   assign \$23  = - $signed(\$22 );
-  assign \$24  = $signed(\$23 ) > $signed(6'h16);
-  assign \$26  = - $signed(\$25 );
-  assign \$27  = \$24  ? 42'h00000000016 : \$26 ;
-  assign \$30  = \$29  + 1'h1;
+  assign \$24  = \$21  ? 42'h00000000016 : \$23 ;
+  assign \$27  = \$26  + 1'h1;
+  assign \$29  = - $signed(\$28 );
+  assign \$30  = $signed(\$29 ) > $signed(6'h16);
   assign \$32  = - $signed(\$31 );
-  assign \$33  = $signed(\$32 ) > $signed(6'h16);
-  assign \$35  = - $signed(\$34 );
-  assign \$36  = \$33  ? 42'h00000000016 : \$35 ;
-  assign \$37  = r1_lead >= 5'h10;
-  assign \$38  = r1_lead - 5'h10;
-  assign \$39  = r1_sum >> \$38 ;
-  assign \$40  = 5'h10 - r1_lead;
-  assign \$41  = r1_sum << \$40 ;
-  assign \$44  = \$43  + 1'h1;
-  assign \$45  = $signed(30'h10000000) - $signed(n1_product);
-  assign \$47  = n2_len - 1'h1;
-  assign \$48  = ~ o__valid;
-  assign ce = \$48  | o__ready;
-  assign \$49  = ~ vector_valid;
-  assign \$50  = \$49  | vector_pop;
-  assign vector_load = r_rdy & \$50 ;
+  assign \$33  = \$30  ? 42'h00000000016 : \$32 ;
+  assign \$36  = \$35  + 1'h1;
+  assign \$38  = - $signed(\$37 );
+  assign \$39  = $signed(\$38 ) > $signed(6'h16);
+  assign \$41  = - $signed(\$40 );
+  assign \$42  = \$39  ? 42'h00000000016 : \$41 ;
+  assign \$43  = r1_lead >= 5'h10;
+  assign \$44  = r1_lead - 5'h10;
+  assign \$45  = r1_sum >> \$44 ;
+  assign \$46  = 5'h10 - r1_lead;
+  assign \$47  = r1_sum << \$46 ;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$53  = n2_len - 1'h1;
+  assign \$54  = ~ o__valid;
+  assign ce = \$54  | o__ready;
+  assign \$55  = ~ vector_valid;
+  assign \$56  = \$55  | vector_pop;
+  assign vector_load = r_rdy & \$56 ;
   assign issue = ce & vector_valid;
-  assign \$51  = count == vector_head[39:34];
-  assign vector_pop = issue & \$51 ;
-  assign \$54  = \$53  + 1'h1;
-  assign \$56  = - $signed(\$55 );
-  assign \$57  = $signed(\$56 ) > $signed(6'h12);
-  assign \$59  = - $signed(\$58 );
-  assign \$60  = \$57  ? 32'd18 : \$59 ;
-  assign \$63  = \$62  + 1'h1;
+  assign \$57  = count == vector_head[39:34];
+  assign vector_pop = issue & \$57 ;
+  assign \$60  = \$59  + 1'h1;
+  assign \$62  = - $signed(\$61 );
+  assign \$63  = $signed(\$62 ) > $signed(6'h12);
   assign \$65  = - $signed(\$64 );
-  assign \$66  = $signed(\$65 ) > $signed(6'h12);
-  assign \$68  = - $signed(\$67 );
-  assign \$69  = \$66  ? 32'd18 : \$68 ;
-  assign \$72  = \$71  + 1'h1;
+  assign \$66  = \$63  ? 32'd18 : \$65 ;
+  assign \$69  = \$68  + 1'h1;
+  assign \$71  = - $signed(\$70 );
+  assign \$72  = $signed(\$71 ) > $signed(6'h12);
   assign \$74  = - $signed(\$73 );
-  assign \$75  = $signed(\$74 ) > $signed(6'h12);
-  assign \$77  = - $signed(\$76 );
-  assign \$78  = \$75  ? 32'd18 : \$77 ;
-  assign \$81  = \$80  + 1'h1;
+  assign \$75  = \$72  ? 32'd18 : \$74 ;
+  assign \$78  = \$77  + 1'h1;
+  assign \$80  = - $signed(\$79 );
+  assign \$81  = $signed(\$80 ) > $signed(6'h12);
   assign \$83  = - $signed(\$82 );
-  assign \$84  = $signed(\$83 ) > $signed(6'h12);
-  assign \$86  = - $signed(\$85 );
-  assign \$87  = \$84  ? 32'd18 : \$86 ;
-  assign \$88  = d4_lead + 1'h0;
-  assign \$89  = wr__addr + 1'h1;
-  assign \$90  = used + accept;
-  assign \$91  = \$90  - issue;
-  assign \$92  = length + 1'h1;
-  assign \$93  = i__payload[36] ? 8'h00 : \$92 ;
-  assign \$94  = length + 1'h1;
-  assign \$95  = $signed(a1_x0) * $signed(18'h17154);
-  assign \$97  = $signed(a1_x1) * $signed(18'h17154);
-  assign \$99  = $signed(a1_x2) * $signed(18'h17154);
-  assign \$101  = $signed(a1_x3) * $signed(18'h17154);
-  assign \$104  = a2_mask[0] ? 25'h1ffc000 : \$103 ;
-  assign \$106  = a2_mask[1] ? 25'h1ffc000 : \$105 ;
-  assign \$108  = a2_mask[2] ? 25'h1ffc000 : \$107 ;
-  assign \$110  = a2_mask[3] ? 25'h1ffc000 : \$109 ;
-  assign \$111  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$112  = \$111  ? a3_whole0 : a3_whole1;
-  assign \$113  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$114  = \$113  ? a3_whole2 : a3_whole3;
-  assign \$115  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$116  = \$115  ? a3_max1_0 : a3_max1_1;
-  assign \$117  = & a2_mask;
-  assign \$118  = ~ \$117 ;
-  assign \$120  = $signed(a3_2_e0) - $signed(\$119 );
-  assign \$121  = a_exp0_upper - a_exp0_lower;
-  assign \$123  = $signed(a3_2_e1) - $signed(\$122 );
-  assign \$124  = a_exp1_upper - a_exp1_lower;
-  assign \$126  = $signed(a3_2_e2) - $signed(\$125 );
-  assign \$127  = a_exp2_upper - a_exp2_lower;
-  assign \$129  = $signed(a3_2_e3) - $signed(\$128 );
-  assign \$130  = a_exp3_upper - a_exp3_lower;
-  assign \$131  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$133  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$132 );
-  assign \$134  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$136  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$135 );
-  assign \$137  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$139  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$138 );
-  assign \$140  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$142  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$141 );
-  assign \$144  = 1'h1 << a4_drop0;
-  assign \$146  = \$143  + \$145 ;
-  assign \$147  = \$146  >> a4_drop0;
-  assign \$149  = a4_mask[0] ? 22'h000000 : \$148 ;
-  assign \$151  = 1'h1 << a4_drop1;
+  assign \$84  = \$81  ? 32'd18 : \$83 ;
+  assign \$87  = \$86  + 1'h1;
+  assign \$89  = - $signed(\$88 );
+  assign \$90  = $signed(\$89 ) > $signed(6'h12);
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = \$90  ? 32'd18 : \$92 ;
+  assign \$94  = d4_lead + 1'h0;
+  assign \$95  = wr__addr + 1'h1;
+  assign \$96  = used + accept;
+  assign \$97  = \$96  - issue;
+  assign \$98  = length + 1'h1;
+  assign \$99  = i__payload[40] ? 8'h00 : \$98 ;
+  assign \$100  = length + 1'h1;
+  assign \$101  = ~ element;
+  assign \$102  = $signed(a1_x0) * $signed(18'h17154);
+  assign \$104  = $signed(a1_x1) * $signed(18'h17154);
+  assign \$106  = $signed(a1_x2) * $signed(18'h17154);
+  assign \$108  = $signed(a1_x3) * $signed(18'h17154);
+  assign \$111  = a2_mask[0] ? 25'h1ffc000 : \$110 ;
+  assign \$113  = a2_mask[1] ? 25'h1ffc000 : \$112 ;
+  assign \$115  = a2_mask[2] ? 25'h1ffc000 : \$114 ;
+  assign \$117  = a2_mask[3] ? 25'h1ffc000 : \$116 ;
+  assign \$118  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$119  = \$118  ? a3_whole0 : a3_whole1;
+  assign \$120  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$121  = \$120  ? a3_whole2 : a3_whole3;
+  assign \$122  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$123  = \$122  ? a3_max1_0 : a3_max1_1;
+  assign \$124  = & a2_mask;
+  assign \$125  = ~ \$124 ;
+  assign \$127  = $signed(a3_2_e0) - $signed(\$126 );
+  assign \$128  = a_exp0_upper - a_exp0_lower;
+  assign \$130  = $signed(a3_2_e1) - $signed(\$129 );
+  assign \$131  = a_exp1_upper - a_exp1_lower;
+  assign \$133  = $signed(a3_2_e2) - $signed(\$132 );
+  assign \$134  = a_exp2_upper - a_exp2_lower;
+  assign \$136  = $signed(a3_2_e3) - $signed(\$135 );
+  assign \$137  = a_exp3_upper - a_exp3_lower;
+  assign \$138  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$140  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$139 );
+  assign \$141  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$143  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$142 );
+  assign \$144  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$146  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$145 );
+  assign \$147  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$149  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$148 );
+  assign \$151  = 1'h1 << a4_drop0;
   assign \$153  = \$150  + \$152 ;
-  assign \$154  = \$153  >> a4_drop1;
-  assign \$156  = a4_mask[1] ? 22'h000000 : \$155 ;
-  assign \$158  = 1'h1 << a4_drop2;
+  assign \$154  = \$153  >> a4_drop0;
+  assign \$156  = a4_mask[0] ? 22'h000000 : \$155 ;
+  assign \$158  = 1'h1 << a4_drop1;
   assign \$160  = \$157  + \$159 ;
-  assign \$161  = \$160  >> a4_drop2;
-  assign \$163  = a4_mask[2] ? 22'h000000 : \$162 ;
-  assign \$165  = 1'h1 << a4_drop3;
+  assign \$161  = \$160  >> a4_drop1;
+  assign \$163  = a4_mask[1] ? 22'h000000 : \$162 ;
+  assign \$165  = 1'h1 << a4_drop2;
   assign \$167  = \$164  + \$166 ;
-  assign \$168  = \$167  >> a4_drop3;
-  assign \$170  = a4_mask[3] ? 22'h000000 : \$169 ;
-  assign \$171  = a5_term0 + a5_term1;
-  assign \$172  = \$171  + a5_term2;
-  assign \$173  = \$172  + a5_term3;
-  assign \$174  = ~ started;
-  assign \$175  = $signed(a6_max) > $signed(run_max);
-  assign \$176  = \$174  | \$175 ;
-  assign \$177  = \$176  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$178  = a6_any ? \$177  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$179  = started | a6_any;
-  assign \$180  = a6_last ? 1'h0 : \$179 ;
+  assign \$168  = \$167  >> a4_drop2;
+  assign \$170  = a4_mask[2] ? 22'h000000 : \$169 ;
+  assign \$172  = 1'h1 << a4_drop3;
+  assign \$174  = \$171  + \$173 ;
+  assign \$175  = \$174  >> a4_drop3;
+  assign \$177  = a4_mask[3] ? 22'h000000 : \$176 ;
+  assign \$178  = a5_term0 + a5_term1;
+  assign \$179  = \$178  + a5_term2;
+  assign \$180  = \$179  + a5_term3;
   assign \$181  = ~ started;
   assign \$182  = $signed(a6_max) > $signed(run_max);
   assign \$183  = \$181  | \$182 ;
   assign \$184  = \$183  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$185  = $signed(\$184 ) - $signed(run_max);
-  assign \$186  = a6_any ? \$185  : 26'h0000000;
-  assign \$187  = ~ started;
-  assign \$188  = $signed(a6_max) > $signed(run_max);
-  assign \$189  = \$187  | \$188 ;
-  assign \$190  = \$189  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$191  = $signed(\$190 ) - $signed(a6_max);
-  assign \$192  = a6_any ? a6_sum : 25'h0000000;
-  assign \$193  = ~ started;
-  assign \$194  = $signed(a6_max) > $signed(run_max);
-  assign \$195  = \$193  | \$194 ;
-  assign \$196  = \$195  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$197  = a6_any ? \$196  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$198  = started | a6_any;
-  assign \$199  = a7_beat_shift >= 5'h1f;
-  assign \$200  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$201  = \$199  ? 25'h0000000 : \$200 ;
-  assign \$202  = sum_pending + a8_old_shift;
-  assign \$203  = a8_keep ? \$202  : 17'h00000;
-  assign \$204  = sum_pending + a8_old_shift;
-  assign \$205  = a8_keep ? \$204  : 17'h00000;
-  assign \$206  = a9_term << a9_pending;
-  assign \$207  = a10_keep ? sum_deferred : 54'h00000000000000;
-  assign \$208  = \$207  + a10_addend;
-  assign \$209  = a10_valid & a10_last;
-  assign \$210  = a10_keep ? sum_deferred : 54'h00000000000000;
-  assign \$211  = \$210  + a10_addend;
-  assign \$212  = r0a_acc >> r0a_pending;
-  assign \$213  = recip_upper - recip_lower;
-  assign \$214  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$216  = $signed({ 1'h0, recip_lower_r }) + $signed(\$215 );
-  assign \$218  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
-  assign \$219  = $signed(\$217 ) + $signed(\$218 );
-  assign \$220  = $signed(n1_recip) * $signed(\$46 [7:0]);
-  assign \$221  = $signed(\$220 ) + $signed(16'h4000);
-  assign \$223  = $signed(n1_recip) + $signed(\$222 );
-  assign \$224  = rd__addr + 1'h1;
-  assign \$225  = count == vector_head[39:34];
-  assign \$226  = count + 1'h1;
-  assign \$227  = \$225  ? 8'h00 : \$226 ;
-  assign \$228  = count == vector_head[39:34];
-  assign \$229  = issue & \$228 ;
-  assign \$230  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
-  assign \$232  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
-  assign \$234  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
-  assign \$236  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
-  assign \$239  = $signed(d2_e0) - $signed(\$238 );
-  assign \$240  = d_exp0_upper - d_exp0_lower;
-  assign \$242  = $signed(d2_e1) - $signed(\$241 );
-  assign \$243  = d_exp1_upper - d_exp1_lower;
-  assign \$245  = $signed(d2_e2) - $signed(\$244 );
-  assign \$246  = d_exp2_upper - d_exp2_lower;
-  assign \$248  = $signed(d2_e3) - $signed(\$247 );
-  assign \$249  = d_exp3_upper - d_exp3_lower;
-  assign \$250  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$252  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$251 );
-  assign \$253  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$255  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$254 );
-  assign \$256  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$258  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$257 );
-  assign \$259  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$261  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$260 );
-  assign \$263  = 1'h1 << d3_drop0;
-  assign \$265  = \$262  + \$264 ;
-  assign \$266  = \$265  >> d3_drop0;
-  assign \$268  = 1'h1 << d3_drop1;
-  assign \$270  = \$267  + \$269 ;
-  assign \$271  = \$270  >> d3_drop1;
-  assign \$273  = 1'h1 << d3_drop2;
-  assign \$275  = \$272  + \$274 ;
-  assign \$276  = \$275  >> d3_drop2;
-  assign \$278  = 1'h1 << d3_drop3;
+  assign \$185  = a6_any ? \$184  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$186  = started | a6_any;
+  assign \$187  = a6_last ? 1'h0 : \$186 ;
+  assign \$188  = ~ started;
+  assign \$189  = $signed(a6_max) > $signed(run_max);
+  assign \$190  = \$188  | \$189 ;
+  assign \$191  = \$190  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$192  = $signed(\$191 ) - $signed(run_max);
+  assign \$193  = a6_any ? \$192  : 26'h0000000;
+  assign \$194  = ~ started;
+  assign \$195  = $signed(a6_max) > $signed(run_max);
+  assign \$196  = \$194  | \$195 ;
+  assign \$197  = \$196  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$198  = $signed(\$197 ) - $signed(a6_max);
+  assign \$199  = a6_any ? a6_sum : 25'h0000000;
+  assign \$200  = ~ started;
+  assign \$201  = $signed(a6_max) > $signed(run_max);
+  assign \$202  = \$200  | \$201 ;
+  assign \$203  = \$202  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$204  = a6_any ? \$203  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$205  = started | a6_any;
+  assign \$206  = a7_beat_shift >= 5'h1f;
+  assign \$207  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$208  = \$206  ? 25'h0000000 : \$207 ;
+  assign \$209  = sum_pending + a8_old_shift;
+  assign \$210  = a8_keep ? \$209  : 17'h00000;
+  assign \$211  = sum_pending + a8_old_shift;
+  assign \$212  = a8_keep ? \$211  : 17'h00000;
+  assign \$213  = a9_term << a9_pending;
+  assign \$214  = a10_keep ? sum_deferred : 54'h00000000000000;
+  assign \$215  = \$214  + a10_addend;
+  assign \$216  = a10_valid & a10_last;
+  assign \$217  = a10_keep ? sum_deferred : 54'h00000000000000;
+  assign \$218  = \$217  + a10_addend;
+  assign \$219  = r0a_acc >> r0a_pending;
+  assign \$220  = recip_upper - recip_lower;
+  assign \$221  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$223  = $signed({ 1'h0, recip_lower_r }) + $signed(\$222 );
+  assign \$225  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$226  = $signed(\$224 ) + $signed(\$225 );
+  assign \$227  = $signed(n1_recip) * $signed(\$52 [7:0]);
+  assign \$228  = $signed(\$227 ) + $signed(16'h4000);
+  assign \$230  = $signed(n1_recip) + $signed(\$229 );
+  assign \$231  = rd__addr + 1'h1;
+  assign \$232  = count == vector_head[39:34];
+  assign \$233  = count + 1'h1;
+  assign \$234  = \$232  ? 8'h00 : \$233 ;
+  assign \$235  = count == vector_head[39:34];
+  assign \$236  = issue & \$235 ;
+  assign \$237  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
+  assign \$239  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
+  assign \$241  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
+  assign \$243  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
+  assign \$245  = ~ d1b_ring[32];
+  assign \$246  = \$245  | d1b_ring[0];
+  assign \$247  = ~ d1b_ring[33];
+  assign \$248  = \$247  | d1b_ring[8];
+  assign \$249  = ~ d1b_ring[34];
+  assign \$250  = \$249  | d1b_ring[16];
+  assign \$251  = ~ d1b_ring[35];
+  assign \$252  = \$251  | d1b_ring[24];
+  assign \$254  = $signed(d2_e0) - $signed(\$253 );
+  assign \$255  = d_exp0_upper - d_exp0_lower;
+  assign \$257  = $signed(d2_e1) - $signed(\$256 );
+  assign \$258  = d_exp1_upper - d_exp1_lower;
+  assign \$260  = $signed(d2_e2) - $signed(\$259 );
+  assign \$261  = d_exp2_upper - d_exp2_lower;
+  assign \$263  = $signed(d2_e3) - $signed(\$262 );
+  assign \$264  = d_exp3_upper - d_exp3_lower;
+  assign \$265  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$267  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$266 );
+  assign \$268  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$270  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$269 );
+  assign \$271  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$273  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$272 );
+  assign \$274  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$276  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$275 );
+  assign \$278  = 1'h1 << d3_drop0;
   assign \$280  = \$277  + \$279 ;
-  assign \$281  = \$280  >> d3_drop3;
-  assign \$282  = d4_num0 * d4_recip;
-  assign \$283  = d4_num1 * d4_recip;
-  assign \$284  = d4_num2 * d4_recip;
-  assign \$285  = d4_num3 * d4_recip;
-  assign \$287  = \$286  >> d5_shift;
-  assign \$289  = \$288  >> d5_shift;
-  assign \$291  = \$290  >> d5_shift;
-  assign \$293  = \$292  >> d5_shift;
-  assign \$294  = ~ d6_any;
-  assign \$295  = d6_mask[0] | \$294 ;
-  assign \$296  = d6_twice0 + 1'h1;
-  assign \$298  = \$297  > 8'hff;
-  assign \$299  = d6_twice0 + 1'h1;
-  assign \$301  = \$298  ? 33'h0000000ff : \$300 ;
-  assign \$302  = \$295  ? 33'h000000000 : \$301 ;
-  assign \$303  = ~ d6_any;
-  assign \$304  = d6_mask[1] | \$303 ;
-  assign \$305  = d6_twice1 + 1'h1;
-  assign \$307  = \$306  > 8'hff;
-  assign \$308  = d6_twice1 + 1'h1;
-  assign \$310  = \$307  ? 33'h0000000ff : \$309 ;
-  assign \$311  = \$304  ? 33'h000000000 : \$310 ;
-  assign \$312  = ~ d6_any;
-  assign \$313  = d6_mask[2] | \$312 ;
-  assign \$314  = d6_twice2 + 1'h1;
-  assign \$316  = \$315  > 8'hff;
-  assign \$317  = d6_twice2 + 1'h1;
+  assign \$281  = \$280  >> d3_drop0;
+  assign \$283  = 1'h1 << d3_drop1;
+  assign \$285  = \$282  + \$284 ;
+  assign \$286  = \$285  >> d3_drop1;
+  assign \$288  = 1'h1 << d3_drop2;
+  assign \$290  = \$287  + \$289 ;
+  assign \$291  = \$290  >> d3_drop2;
+  assign \$293  = 1'h1 << d3_drop3;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2316,1777 +2392,1627 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$37 ) begin
-      recip_normal = \$39 [16:0];
+    if (\$43 ) begin
+      recip_normal = \$45 [16:0];
     end else begin
-      recip_normal = \$41 [16:0];
+      recip_normal = \$47 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = wr__addr;
+    \$345  = wr__addr;
     if (accept) begin
-      \$330  = \$89 [6:0];
+      \$345  = \$95 [6:0];
     end
     if (rst) begin
-      \$330  = 7'h00;
+      \$345  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = \$91 [7:0];
+    \$346  = \$97 [7:0];
     if (rst) begin
-      \$331  = 8'h00;
+      \$346  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = length;
+    \$347  = length;
     if (accept) begin
-      \$332  = \$93 [6:0];
+      \$347  = \$99 [6:0];
     end
     if (rst) begin
-      \$332  = 7'h00;
+      \$347  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = accept;
+    \$348  = accept;
     if (rst) begin
-      \$333  = 1'h0;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = i__payload[36];
+    \$349  = i__payload[40];
     if (rst) begin
-      \$334  = 1'h0;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = \$94 ;
+    \$350  = \$100 ;
     if (rst) begin
-      \$335  = 8'h00;
+      \$350  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = i__payload[35:32];
+    \$351  = \$101 ;
     if (rst) begin
-      \$336  = 4'h0;
+      \$351  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = i__payload[7:0];
+    \$352  = i__payload[7:0];
     if (rst) begin
-      \$337  = 8'h00;
+      \$352  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = i__payload[15:8];
+    \$353  = i__payload[15:8];
     if (rst) begin
-      \$338  = 8'h00;
+      \$353  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = i__payload[23:16];
+    \$354  = i__payload[23:16];
     if (rst) begin
-      \$339  = 8'h00;
+      \$354  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = i__payload[31:24];
+    \$355  = i__payload[31:24];
     if (rst) begin
-      \$340  = 8'h00;
+      \$355  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = \$96 ;
+    \$356  = \$103 ;
     if (rst) begin
-      \$341  = 25'h0000000;
+      \$356  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = \$98 ;
+    \$357  = \$105 ;
     if (rst) begin
-      \$342  = 25'h0000000;
+      \$357  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = \$100 ;
+    \$358  = \$107 ;
     if (rst) begin
-      \$343  = 25'h0000000;
+      \$358  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = \$102 ;
+    \$359  = \$109 ;
     if (rst) begin
-      \$344  = 25'h0000000;
+      \$359  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = a1_valid;
-    if (rst) begin
-      \$345  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a1_last;
-    if (rst) begin
-      \$346  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a1_len;
-    if (rst) begin
-      \$347  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a1_mask;
-    if (rst) begin
-      \$348  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = \$104 ;
-    if (rst) begin
-      \$349  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = \$106 ;
-    if (rst) begin
-      \$350  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = \$108 ;
-    if (rst) begin
-      \$351  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = \$110 ;
-    if (rst) begin
-      \$352  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = \$112 ;
-    if (rst) begin
-      \$353  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = \$114 ;
-    if (rst) begin
-      \$354  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = \$116 ;
-    if (rst) begin
-      \$355  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = a2_valid;
-    if (rst) begin
-      \$356  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = a2_last;
-    if (rst) begin
-      \$357  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a2_len;
-    if (rst) begin
-      \$358  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = a2_mask;
-    if (rst) begin
-      \$359  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = \$118 ;
+    \$360  = a1_valid;
     if (rst) begin
       \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = a2_e0;
+    \$361  = a1_last;
     if (rst) begin
-      \$361  = 25'h0000000;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = a2_e1;
+    \$362  = a1_len;
     if (rst) begin
-      \$362  = 25'h0000000;
+      \$362  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a2_e2;
+    \$363  = a1_mask;
     if (rst) begin
-      \$363  = 25'h0000000;
+      \$363  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = a2_e3;
+    \$364  = \$111 ;
     if (rst) begin
       \$364  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = a3_0_valid;
+    \$365  = \$113 ;
     if (rst) begin
-      \$365  = 1'h0;
+      \$365  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = a3_0_last;
+    \$366  = \$115 ;
     if (rst) begin
-      \$366  = 1'h0;
+      \$366  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = a3_0_len;
+    \$367  = \$117 ;
     if (rst) begin
-      \$367  = 8'h00;
+      \$367  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = a3_0_mask;
+    \$368  = \$119 ;
     if (rst) begin
-      \$368  = 4'h0;
+      \$368  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = a3_0_any;
+    \$369  = \$121 ;
     if (rst) begin
-      \$369  = 1'h0;
+      \$369  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = a3_0_e0;
+    \$370  = \$123 ;
     if (rst) begin
       \$370  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = a3_0_e1;
+    \$371  = a2_valid;
     if (rst) begin
-      \$371  = 25'h0000000;
+      \$371  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = a3_0_e2;
+    \$372  = a2_last;
     if (rst) begin
-      \$372  = 25'h0000000;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = a3_0_e3;
+    \$373  = a2_len;
     if (rst) begin
-      \$373  = 25'h0000000;
+      \$373  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a3_1_valid;
+    \$374  = a2_mask;
     if (rst) begin
-      \$374  = 1'h0;
+      \$374  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = a3_1_last;
+    \$375  = \$125 ;
     if (rst) begin
       \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = a3_1_len;
+    \$376  = a2_e0;
     if (rst) begin
-      \$376  = 8'h00;
+      \$376  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = a3_1_mask;
+    \$377  = a2_e1;
     if (rst) begin
-      \$377  = 4'h0;
+      \$377  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = a3_1_any;
+    \$378  = a2_e2;
     if (rst) begin
-      \$378  = 1'h0;
+      \$378  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a3_1_e0;
+    \$379  = a2_e3;
     if (rst) begin
       \$379  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = a3_1_e1;
+    \$380  = a3_0_valid;
     if (rst) begin
-      \$380  = 25'h0000000;
+      \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = a3_1_e2;
+    \$381  = a3_0_last;
     if (rst) begin
-      \$381  = 25'h0000000;
+      \$381  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = a3_1_e3;
+    \$382  = a3_0_len;
     if (rst) begin
-      \$382  = 25'h0000000;
+      \$382  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = \$120 ;
+    \$383  = a3_0_mask;
     if (rst) begin
-      \$383  = 41'h00000000000;
+      \$383  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = a_exp0_v_r[8:0];
+    \$384  = a3_0_any;
     if (rst) begin
-      \$384  = 9'h000;
+      \$384  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$121 ;
+    \$385  = a3_0_e0;
     if (rst) begin
-      \$385  = 19'h00000;
+      \$385  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = a_exp0_lower;
+    \$386  = a3_0_e1;
     if (rst) begin
-      \$386  = 18'h00000;
+      \$386  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = \$9 [4:0];
+    \$387  = a3_0_e2;
     if (rst) begin
-      \$387  = 5'h00;
+      \$387  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = \$123 ;
+    \$388  = a3_0_e3;
     if (rst) begin
-      \$388  = 41'h00000000000;
+      \$388  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a_exp1_v_r[8:0];
+    \$389  = a3_1_valid;
     if (rst) begin
-      \$389  = 9'h000;
+      \$389  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = \$124 ;
+    \$390  = a3_1_last;
     if (rst) begin
-      \$390  = 19'h00000;
+      \$390  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a_exp1_lower;
+    \$391  = a3_1_len;
     if (rst) begin
-      \$391  = 18'h00000;
+      \$391  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = \$18 [4:0];
+    \$392  = a3_1_mask;
     if (rst) begin
-      \$392  = 5'h00;
+      \$392  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = \$126 ;
+    \$393  = a3_1_any;
     if (rst) begin
-      \$393  = 41'h00000000000;
+      \$393  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a_exp2_v_r[8:0];
+    \$394  = a3_1_e0;
     if (rst) begin
-      \$394  = 9'h000;
+      \$394  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = \$127 ;
+    \$395  = a3_1_e1;
     if (rst) begin
-      \$395  = 19'h00000;
+      \$395  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a_exp2_lower;
+    \$396  = a3_1_e2;
     if (rst) begin
-      \$396  = 18'h00000;
+      \$396  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = \$27 [4:0];
+    \$397  = a3_1_e3;
     if (rst) begin
-      \$397  = 5'h00;
+      \$397  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = \$129 ;
+    \$398  = \$127 ;
     if (rst) begin
       \$398  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = a_exp3_v_r[8:0];
+    \$399  = a_exp0_v_r[8:0];
     if (rst) begin
       \$399  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$130 ;
+    \$400  = \$128 ;
     if (rst) begin
       \$400  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = a_exp3_lower;
+    \$401  = a_exp0_lower;
     if (rst) begin
       \$401  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = \$36 [4:0];
+    \$402  = \$15 [4:0];
     if (rst) begin
       \$402  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a3_max2_0;
+    \$403  = \$130 ;
     if (rst) begin
-      \$403  = 25'h0000000;
+      \$403  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = a3a_max;
+    \$404  = a_exp1_v_r[8:0];
     if (rst) begin
-      \$404  = 25'h0000000;
+      \$404  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a3_2_valid;
+    \$405  = \$131 ;
     if (rst) begin
-      \$405  = 1'h0;
+      \$405  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a3a_valid;
+    \$406  = a_exp1_lower;
     if (rst) begin
-      \$406  = 1'h0;
+      \$406  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a3_2_last;
+    \$407  = \$24 [4:0];
     if (rst) begin
-      \$407  = 1'h0;
+      \$407  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a3a_last;
+    \$408  = \$133 ;
     if (rst) begin
-      \$408  = 1'h0;
+      \$408  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a3_2_len;
+    \$409  = a_exp2_v_r[8:0];
     if (rst) begin
-      \$409  = 8'h00;
+      \$409  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a3a_len;
+    \$410  = \$134 ;
     if (rst) begin
-      \$410  = 8'h00;
+      \$410  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a3_2_any;
+    \$411  = a_exp2_lower;
     if (rst) begin
-      \$411  = 1'h0;
+      \$411  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a3a_any;
+    \$412  = \$33 [4:0];
     if (rst) begin
-      \$412  = 1'h0;
+      \$412  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = a3_2_mask;
+    \$413  = \$136 ;
     if (rst) begin
-      \$413  = 4'h0;
+      \$413  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = a3a_mask;
+    \$414  = a_exp3_v_r[8:0];
     if (rst) begin
-      \$414  = 4'h0;
+      \$414  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$133 [17:0];
+    \$415  = \$137 ;
     if (rst) begin
-      \$415  = 18'h00000;
+      \$415  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = a_exp0_drop_r;
+    \$416  = a_exp3_lower;
     if (rst) begin
-      \$416  = 5'h00;
+      \$416  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = \$136 [17:0];
+    \$417  = \$42 [4:0];
     if (rst) begin
-      \$417  = 18'h00000;
+      \$417  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a_exp1_drop_r;
+    \$418  = a3_max2_0;
     if (rst) begin
-      \$418  = 5'h00;
+      \$418  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = \$139 [17:0];
+    \$419  = a3a_max;
     if (rst) begin
-      \$419  = 18'h00000;
+      \$419  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a_exp2_drop_r;
+    \$420  = a3_2_valid;
     if (rst) begin
-      \$420  = 5'h00;
+      \$420  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = \$142 [17:0];
+    \$421  = a3a_valid;
     if (rst) begin
-      \$421  = 18'h00000;
+      \$421  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a_exp3_drop_r;
+    \$422  = a3_2_last;
     if (rst) begin
-      \$422  = 5'h00;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = a3b_max;
+    \$423  = a3a_last;
     if (rst) begin
-      \$423  = 25'h0000000;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = a3b_valid;
+    \$424  = a3_2_len;
     if (rst) begin
-      \$424  = 1'h0;
+      \$424  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a3b_last;
+    \$425  = a3a_len;
     if (rst) begin
-      \$425  = 1'h0;
+      \$425  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a3b_len;
+    \$426  = a3_2_any;
     if (rst) begin
-      \$426  = 8'h00;
+      \$426  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a3b_any;
+    \$427  = a3a_any;
     if (rst) begin
       \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a3b_mask;
+    \$428  = a3_2_mask;
     if (rst) begin
       \$428  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = \$149 ;
+    \$429  = a3a_mask;
     if (rst) begin
-      \$429  = 22'h000000;
+      \$429  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = \$156 ;
+    \$430  = \$140 [17:0];
     if (rst) begin
-      \$430  = 22'h000000;
+      \$430  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = \$163 ;
+    \$431  = a_exp0_drop_r;
     if (rst) begin
-      \$431  = 22'h000000;
+      \$431  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$170 ;
+    \$432  = \$143 [17:0];
     if (rst) begin
-      \$432  = 22'h000000;
+      \$432  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = a4_max;
+    \$433  = a_exp1_drop_r;
     if (rst) begin
-      \$433  = 25'h0000000;
+      \$433  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = a4_valid;
+    \$434  = \$146 [17:0];
     if (rst) begin
-      \$434  = 1'h0;
+      \$434  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = a4_last;
+    \$435  = a_exp2_drop_r;
     if (rst) begin
-      \$435  = 1'h0;
+      \$435  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a4_len;
+    \$436  = \$149 [17:0];
     if (rst) begin
-      \$436  = 8'h00;
+      \$436  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a4_any;
+    \$437  = a_exp3_drop_r;
     if (rst) begin
-      \$437  = 1'h0;
+      \$437  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = a4_mask;
+    \$438  = a3b_max;
     if (rst) begin
-      \$438  = 4'h0;
+      \$438  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = \$173 ;
+    \$439  = a3b_valid;
     if (rst) begin
-      \$439  = 25'h0000000;
+      \$439  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = a5_max;
+    \$440  = a3b_last;
     if (rst) begin
-      \$440  = 25'h0000000;
+      \$440  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = a5_valid;
+    \$441  = a3b_len;
     if (rst) begin
-      \$441  = 1'h0;
+      \$441  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a5_last;
+    \$442  = a3b_any;
     if (rst) begin
       \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a5_len;
+    \$443  = a3b_mask;
     if (rst) begin
-      \$443  = 8'h00;
+      \$443  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = a5_any;
+    \$444  = \$156 ;
     if (rst) begin
-      \$444  = 1'h0;
+      \$444  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = run_max;
-    if (a6_valid) begin
-      \$445  = \$178 [14:0];
-    end
+    \$445  = \$163 ;
     if (rst) begin
-      \$445  = 15'h0000;
+      \$445  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = started;
-    if (a6_valid) begin
-      \$446  = \$180 ;
-    end
+    \$446  = \$170 ;
     if (rst) begin
-      \$446  = 1'h0;
+      \$446  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = \$186 [15:0];
+    \$447  = \$177 ;
     if (rst) begin
-      \$447  = 16'h0000;
+      \$447  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = \$191 [15:0];
+    \$448  = a4_max;
     if (rst) begin
-      \$448  = 16'h0000;
+      \$448  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = \$192 ;
+    \$449  = a4_valid;
     if (rst) begin
-      \$449  = 25'h0000000;
+      \$449  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = started;
+    \$450  = a4_last;
     if (rst) begin
       \$450  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = a6_valid;
+    \$451  = a4_len;
     if (rst) begin
-      \$451  = 1'h0;
+      \$451  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = a6_last;
+    \$452  = a4_any;
     if (rst) begin
       \$452  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a6_len;
+    \$453  = a4_mask;
     if (rst) begin
-      \$453  = 8'h00;
+      \$453  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = \$197 ;
+    \$454  = \$180 ;
     if (rst) begin
       \$454  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = \$198 ;
+    \$455  = a5_max;
     if (rst) begin
-      \$455  = 1'h0;
+      \$455  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = \$201 ;
+    \$456  = a5_valid;
     if (rst) begin
-      \$456  = 25'h0000000;
+      \$456  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = a7_valid;
+    \$457  = a5_last;
     if (rst) begin
       \$457  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = a7_last;
+    \$458  = a5_len;
     if (rst) begin
-      \$458  = 1'h0;
+      \$458  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = a7_len;
+    \$459  = a5_any;
     if (rst) begin
-      \$459  = 8'h00;
+      \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = a7_max;
+    \$460  = run_max;
+    if (a6_valid) begin
+      \$460  = \$185 [14:0];
+    end
     if (rst) begin
-      \$460  = 25'h0000000;
+      \$460  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = a7_any;
+    \$461  = started;
+    if (a6_valid) begin
+      \$461  = \$187 ;
+    end
     if (rst) begin
       \$461  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = a7_old_shift;
+    \$462  = \$193 [15:0];
     if (rst) begin
       \$462  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = a7_keep;
+    \$463  = \$198 [15:0];
     if (rst) begin
-      \$463  = 1'h0;
+      \$463  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = sum_pending;
-    if (a8_valid) begin
-      \$464  = \$203 [4:0];
-    end
+    \$464  = \$199 ;
     if (rst) begin
-      \$464  = 5'h00;
+      \$464  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = a8_valid;
+    \$465  = started;
     if (rst) begin
       \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = a8_last;
+    \$466  = a6_valid;
     if (rst) begin
       \$466  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = a8_len;
+    \$467  = a6_last;
     if (rst) begin
-      \$467  = 8'h00;
+      \$467  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = a8_max;
+    \$468  = a6_len;
     if (rst) begin
-      \$468  = 25'h0000000;
+      \$468  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = a8_any;
+    \$469  = \$204 ;
     if (rst) begin
-      \$469  = 1'h0;
+      \$469  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = a8_old_shift;
+    \$470  = \$205 ;
     if (rst) begin
-      \$470  = 16'h0000;
+      \$470  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = a8_keep;
+    \$471  = \$208 ;
     if (rst) begin
-      \$471  = 1'h0;
+      \$471  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = a8_term;
+    \$472  = a7_valid;
     if (rst) begin
-      \$472  = 25'h0000000;
+      \$472  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = \$205 [4:0];
+    \$473  = a7_last;
     if (rst) begin
-      \$473  = 5'h00;
+      \$473  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = \$206 ;
+    \$474  = a7_len;
     if (rst) begin
-      \$474  = 56'h00000000000000;
+      \$474  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = a9_valid;
+    \$475  = a7_max;
     if (rst) begin
-      \$475  = 1'h0;
+      \$475  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = a9_last;
+    \$476  = a7_any;
     if (rst) begin
       \$476  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = a9_len;
+    \$477  = a7_old_shift;
     if (rst) begin
-      \$477  = 8'h00;
+      \$477  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = a9_max;
+    \$478  = a7_keep;
     if (rst) begin
-      \$478  = 25'h0000000;
+      \$478  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = a9_any;
+    \$479  = sum_pending;
+    if (a8_valid) begin
+      \$479  = \$210 [4:0];
+    end
     if (rst) begin
-      \$479  = 1'h0;
+      \$479  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = a9_old_shift;
+    \$480  = a8_valid;
     if (rst) begin
-      \$480  = 16'h0000;
+      \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = a9_keep;
+    \$481  = a8_last;
     if (rst) begin
       \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = a9_term;
+    \$482  = a8_len;
     if (rst) begin
-      \$482  = 25'h0000000;
+      \$482  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = a9_pending;
+    \$483  = a8_max;
     if (rst) begin
-      \$483  = 5'h00;
+      \$483  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = sum_deferred;
-    if (a10_valid) begin
-      \$484  = \$208 [53:0];
-    end
+    \$484  = a8_any;
     if (rst) begin
-      \$484  = 54'h00000000000000;
+      \$484  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = \$209 ;
+    \$485  = a8_old_shift;
     if (rst) begin
-      \$485  = 1'h0;
+      \$485  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = a10_max;
+    \$486  = a8_keep;
     if (rst) begin
-      \$486  = 25'h0000000;
+      \$486  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = a10_any;
+    \$487  = a8_term;
     if (rst) begin
-      \$487  = 1'h0;
+      \$487  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = a10_len;
+    \$488  = \$212 [4:0];
     if (rst) begin
-      \$488  = 8'h00;
+      \$488  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = \$211 [53:0];
+    \$489  = \$213 ;
     if (rst) begin
-      \$489  = 54'h00000000000000;
+      \$489  = 56'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = a10_pending;
+    \$490  = a9_valid;
     if (rst) begin
-      \$490  = 5'h00;
+      \$490  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = r0a_valid;
+    \$491  = a9_last;
     if (rst) begin
       \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = r0a_max;
+    \$492  = a9_len;
     if (rst) begin
-      \$492  = 25'h0000000;
+      \$492  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = \$212 [30:0];
+    \$493  = a9_max;
     if (rst) begin
-      \$493  = 31'h00000000;
+      \$493  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = r0a_any;
+    \$494  = a9_any;
     if (rst) begin
       \$494  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = r0a_len;
+    \$495  = a9_old_shift;
     if (rst) begin
-      \$495  = 8'h00;
+      \$495  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = r0_valid;
+    \$496  = a9_keep;
     if (rst) begin
       \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = r0_max;
+    \$497  = a9_term;
     if (rst) begin
       \$497  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = r0_any;
+    \$498  = a9_pending;
     if (rst) begin
-      \$498  = 1'h0;
+      \$498  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = r0_len;
+    \$499  = sum_deferred;
+    if (a10_valid) begin
+      \$499  = \$215 [53:0];
+    end
     if (rst) begin
-      \$499  = 8'h00;
+      \$499  = 54'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = recip_lead;
+    \$500  = \$216 ;
     if (rst) begin
-      \$500  = 5'h00;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = r0_sum;
+    \$501  = a10_max;
     if (rst) begin
-      \$501  = 31'h00000000;
+      \$501  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = r1_valid;
+    \$502  = a10_any;
     if (rst) begin
       \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = r1_max;
+    \$503  = a10_len;
     if (rst) begin
-      \$503  = 25'h0000000;
+      \$503  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = r1_any;
+    \$504  = \$218 [53:0];
     if (rst) begin
-      \$504  = 1'h0;
+      \$504  = 54'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = r1_len;
+    \$505  = a10_pending;
     if (rst) begin
-      \$505  = 8'h00;
+      \$505  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = r1_lead;
+    \$506  = r0a_valid;
     if (rst) begin
-      \$506  = 5'h00;
+      \$506  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = recip_normal[15:0];
+    \$507  = r0a_max;
     if (rst) begin
-      \$507  = 16'h0000;
+      \$507  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = r2_mantissa[12:0];
+    \$508  = \$219 [30:0];
     if (rst) begin
-      \$508  = 13'h0000;
+      \$508  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = \$213 ;
+    \$509  = r0a_any;
     if (rst) begin
-      \$509  = 14'h0000;
+      \$509  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = recip_lower;
+    \$510  = r0a_len;
     if (rst) begin
-      \$510  = 13'h0000;
+      \$510  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = r2_valid;
+    \$511  = r0_valid;
     if (rst) begin
       \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = r2_max;
+    \$512  = r0_max;
     if (rst) begin
       \$512  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = r2_any;
+    \$513  = r0_any;
     if (rst) begin
       \$513  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = r2_len;
+    \$514  = r0_len;
     if (rst) begin
       \$514  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = r2_lead;
+    \$515  = recip_lead;
     if (rst) begin
       \$515  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = r2_mantissa;
+    \$516  = r0_sum;
     if (rst) begin
-      \$516  = 16'h0000;
+      \$516  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = r2b_valid;
+    \$517  = r1_valid;
     if (rst) begin
       \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = r2b_max;
+    \$518  = r1_max;
     if (rst) begin
       \$518  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = r2b_any;
+    \$519  = r1_any;
     if (rst) begin
       \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = r2b_len;
+    \$520  = r1_len;
     if (rst) begin
       \$520  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = r2b_lead;
+    \$521  = r1_lead;
     if (rst) begin
       \$521  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = \$216 ;
+    \$522  = recip_normal[15:0];
     if (rst) begin
-      \$522  = 28'h0000000;
+      \$522  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = r2b_mantissa;
+    \$523  = r2_mantissa[12:0];
     if (rst) begin
-      \$523  = 16'h0000;
+      \$523  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = r3_valid;
+    \$524  = \$220 ;
     if (rst) begin
-      \$524  = 1'h0;
+      \$524  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = r3_max;
+    \$525  = recip_lower;
     if (rst) begin
-      \$525  = 25'h0000000;
+      \$525  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = r3_any;
+    \$526  = r2_valid;
     if (rst) begin
       \$526  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = r3_len;
+    \$527  = r2_max;
     if (rst) begin
-      \$527  = 8'h00;
+      \$527  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = r3_lead;
+    \$528  = r2_any;
     if (rst) begin
-      \$528  = 5'h00;
+      \$528  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = r3_recip;
+    \$529  = r2_len;
     if (rst) begin
-      \$529  = 28'h0000000;
+      \$529  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = r3_mantissa;
+    \$530  = r2_lead;
     if (rst) begin
-      \$530  = 16'h0000;
+      \$530  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = \$219 ;
+    \$531  = r2_mantissa;
     if (rst) begin
-      \$531  = 60'h000000000000000;
+      \$531  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = n1_valid;
+    \$532  = r2b_valid;
     if (rst) begin
       \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = n1_max;
+    \$533  = r2b_max;
     if (rst) begin
       \$533  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = n1_any;
+    \$534  = r2b_any;
     if (rst) begin
       \$534  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = n1_len;
+    \$535  = r2b_len;
     if (rst) begin
       \$535  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = n1_lead;
+    \$536  = r2b_lead;
     if (rst) begin
       \$536  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = n1_recip;
+    \$537  = \$223 ;
     if (rst) begin
       \$537  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = n1_mantissa;
+    \$538  = r2b_mantissa;
     if (rst) begin
       \$538  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = \$223 [12:0];
+    \$539  = r3_valid;
     if (rst) begin
-      \$539  = 13'h0000;
+      \$539  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = vector_valid;
-    if (vector_load) begin
-      \$540  = 1'h1;
-    end else if (vector_pop) begin
-      \$540  = 1'h0;
-    end
+    \$540  = r3_max;
     if (rst) begin
-      \$540  = 1'h0;
+      \$540  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = vector_head;
-    if (vector_load) begin
-      \$541  = r_data;
-    end
+    \$541  = r3_any;
     if (rst) begin
-      \$541  = 40'h0000000000;
+      \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = rd__addr;
-    if (issue) begin
-      \$542  = \$224 [6:0];
-    end
+    \$542  = r3_len;
     if (rst) begin
-      \$542  = 7'h00;
+      \$542  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = count;
-    if (issue) begin
-      \$543  = \$227 [6:0];
-    end
+    \$543  = r3_lead;
     if (rst) begin
-      \$543  = 7'h00;
+      \$543  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d1_valid;
-    if (ce) begin
-      \$544  = issue;
-    end
+    \$544  = r3_recip;
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d1_last;
-    if (ce) begin
-      \$545  = \$229 ;
-    end
+    \$545  = r3_mantissa;
     if (rst) begin
-      \$545  = 1'h0;
+      \$545  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d1_max;
-    if (ce) begin
-      \$546  = vector_head[14:0];
-    end
+    \$546  = \$226 ;
     if (rst) begin
-      \$546  = 15'h0000;
+      \$546  = 60'h000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d1_recip;
-    if (ce) begin
-      \$547  = vector_head[27:15];
-    end
+    \$547  = n1_valid;
     if (rst) begin
-      \$547  = 13'h0000;
+      \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d1_lead;
-    if (ce) begin
-      \$548  = vector_head[32:28];
-    end
+    \$548  = n1_max;
     if (rst) begin
-      \$548  = 5'h00;
+      \$548  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d1_any;
-    if (ce) begin
-      \$549  = vector_head[33];
-    end
+    \$549  = n1_any;
     if (rst) begin
       \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d1b_ring;
-    if (ce) begin
-      \$550  = rd__data;
-    end
+    \$550  = n1_len;
     if (rst) begin
-      \$550  = 36'h000000000;
+      \$550  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d1b_valid;
-    if (ce) begin
-      \$551  = d1_valid;
-    end
+    \$551  = n1_lead;
     if (rst) begin
-      \$551  = 1'h0;
+      \$551  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d1b_last;
-    if (ce) begin
-      \$552  = d1_last;
-    end
+    \$552  = n1_recip;
     if (rst) begin
-      \$552  = 1'h0;
+      \$552  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d1b_max;
-    if (ce) begin
-      \$553  = d1_max;
-    end
+    \$553  = n1_mantissa;
     if (rst) begin
-      \$553  = 15'h0000;
+      \$553  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d1b_recip;
-    if (ce) begin
-      \$554  = d1_recip;
-    end
+    \$554  = \$230 [12:0];
     if (rst) begin
       \$554  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d1b_lead;
-    if (ce) begin
-      \$555  = d1_lead;
+    \$555  = vector_valid;
+    if (vector_load) begin
+      \$555  = 1'h1;
+    end else if (vector_pop) begin
+      \$555  = 1'h0;
     end
     if (rst) begin
-      \$555  = 5'h00;
+      \$555  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d1b_any;
-    if (ce) begin
-      \$556  = d1_any;
+    \$556  = vector_head;
+    if (vector_load) begin
+      \$556  = r_data;
     end
     if (rst) begin
-      \$556  = 1'h0;
+      \$556  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d2_e0;
-    if (ce) begin
-      \$557  = \$231 ;
+    \$557  = rd__addr;
+    if (issue) begin
+      \$557  = \$231 [6:0];
     end
     if (rst) begin
-      \$557  = 25'h0000000;
+      \$557  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d2_e1;
-    if (ce) begin
-      \$558  = \$233 ;
+    \$558  = count;
+    if (issue) begin
+      \$558  = \$234 [6:0];
     end
     if (rst) begin
-      \$558  = 25'h0000000;
+      \$558  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d2_e2;
+    \$559  = d1_valid;
     if (ce) begin
-      \$559  = \$235 ;
+      \$559  = issue;
     end
     if (rst) begin
-      \$559  = 25'h0000000;
+      \$559  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d2_e3;
+    \$560  = d1_last;
     if (ce) begin
-      \$560  = \$237 ;
+      \$560  = \$236 ;
     end
     if (rst) begin
-      \$560  = 25'h0000000;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d2_mask;
+    \$561  = d1_max;
     if (ce) begin
-      \$561  = d1b_ring[35:32];
+      \$561  = vector_head[14:0];
     end
     if (rst) begin
-      \$561  = 4'h0;
+      \$561  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d2_valid;
+    \$562  = d1_recip;
     if (ce) begin
-      \$562  = d1b_valid;
+      \$562  = vector_head[27:15];
     end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d2_last;
+    \$563  = d1_lead;
     if (ce) begin
-      \$563  = d1b_last;
+      \$563  = vector_head[32:28];
     end
     if (rst) begin
-      \$563  = 1'h0;
+      \$563  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2_max;
+    \$564  = d1_any;
     if (ce) begin
-      \$564  = d1b_max;
+      \$564  = vector_head[33];
     end
     if (rst) begin
-      \$564  = 15'h0000;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2_recip;
+    \$565  = d1b_ring;
     if (ce) begin
-      \$565  = d1b_recip;
+      \$565  = rd__data;
     end
     if (rst) begin
-      \$565  = 13'h0000;
+      \$565  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2_lead;
+    \$566  = d1b_valid;
     if (ce) begin
-      \$566  = d1b_lead;
+      \$566  = d1_valid;
     end
     if (rst) begin
-      \$566  = 5'h00;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2_any;
+    \$567  = d1b_last;
     if (ce) begin
-      \$567  = d1b_any;
+      \$567  = d1_last;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -4094,149 +4020,149 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d_exp0_v_r;
+    \$568  = d1b_max;
     if (ce) begin
-      \$568  = \$239 ;
+      \$568  = d1_max;
     end
     if (rst) begin
-      \$568  = 31'h00000000;
+      \$568  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_exp0_offset_r;
+    \$569  = d1b_recip;
     if (ce) begin
-      \$569  = d_exp0_v_r[8:0];
+      \$569  = d1_recip;
     end
     if (rst) begin
-      \$569  = 9'h000;
+      \$569  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d_exp0_step_r;
+    \$570  = d1b_lead;
     if (ce) begin
-      \$570  = \$240 ;
+      \$570  = d1_lead;
     end
     if (rst) begin
-      \$570  = 19'h00000;
+      \$570  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d_exp0_lower_r;
+    \$571  = d1b_any;
     if (ce) begin
-      \$571  = d_exp0_lower;
+      \$571  = d1_any;
     end
     if (rst) begin
-      \$571  = 18'h00000;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d_exp0_drop_r;
+    \$572  = d2_e0;
     if (ce) begin
-      \$572  = \$60 [4:0];
+      \$572  = \$238 ;
     end
     if (rst) begin
-      \$572  = 5'h00;
+      \$572  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d_exp1_v_r;
+    \$573  = d2_e1;
     if (ce) begin
-      \$573  = \$242 ;
+      \$573  = \$240 ;
     end
     if (rst) begin
-      \$573  = 31'h00000000;
+      \$573  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d_exp1_offset_r;
+    \$574  = d2_e2;
     if (ce) begin
-      \$574  = d_exp1_v_r[8:0];
+      \$574  = \$242 ;
     end
     if (rst) begin
-      \$574  = 9'h000;
+      \$574  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d_exp1_step_r;
+    \$575  = d2_e3;
     if (ce) begin
-      \$575  = \$243 ;
+      \$575  = \$244 ;
     end
     if (rst) begin
-      \$575  = 19'h00000;
+      \$575  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d_exp1_lower_r;
+    \$576  = d2_mask;
     if (ce) begin
-      \$576  = d_exp1_lower;
+      \$576  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$576  = 18'h00000;
+      \$576  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d_exp1_drop_r;
+    \$577  = d2_keep;
     if (ce) begin
-      \$577  = \$69 [4:0];
+      \$577  = { \$252 , \$250 , \$248 , \$246  };
     end
     if (rst) begin
-      \$577  = 5'h00;
+      \$577  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d_exp2_v_r;
+    \$578  = d2_valid;
     if (ce) begin
-      \$578  = \$245 ;
+      \$578  = d1b_valid;
     end
     if (rst) begin
-      \$578  = 31'h00000000;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d_exp2_offset_r;
+    \$579  = d2_last;
     if (ce) begin
-      \$579  = d_exp2_v_r[8:0];
+      \$579  = d1b_last;
     end
     if (rst) begin
-      \$579  = 9'h000;
+      \$579  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d_exp2_step_r;
+    \$580  = d2_max;
     if (ce) begin
-      \$580  = \$246 ;
+      \$580  = d1b_max;
     end
     if (rst) begin
-      \$580  = 19'h00000;
+      \$580  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d_exp2_lower_r;
+    \$581  = d2_recip;
     if (ce) begin
-      \$581  = d_exp2_lower;
+      \$581  = d1b_recip;
     end
     if (rst) begin
-      \$581  = 18'h00000;
+      \$581  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d_exp2_drop_r;
+    \$582  = d2_lead;
     if (ce) begin
-      \$582  = \$78 [4:0];
+      \$582  = d1b_lead;
     end
     if (rst) begin
       \$582  = 5'h00;
@@ -4244,159 +4170,159 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d_exp3_v_r;
+    \$583  = d2_any;
     if (ce) begin
-      \$583  = \$248 ;
+      \$583  = d1b_any;
     end
     if (rst) begin
-      \$583  = 31'h00000000;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d_exp3_offset_r;
+    \$584  = d_exp0_v_r;
     if (ce) begin
-      \$584  = d_exp3_v_r[8:0];
+      \$584  = \$254 ;
     end
     if (rst) begin
-      \$584  = 9'h000;
+      \$584  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d_exp3_step_r;
+    \$585  = d_exp0_offset_r;
     if (ce) begin
-      \$585  = \$249 ;
+      \$585  = d_exp0_v_r[8:0];
     end
     if (rst) begin
-      \$585  = 19'h00000;
+      \$585  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d_exp3_lower_r;
+    \$586  = d_exp0_step_r;
     if (ce) begin
-      \$586  = d_exp3_lower;
+      \$586  = \$255 ;
     end
     if (rst) begin
-      \$586  = 18'h00000;
+      \$586  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d_exp3_drop_r;
+    \$587  = d_exp0_lower_r;
     if (ce) begin
-      \$587  = \$87 [4:0];
+      \$587  = d_exp0_lower;
     end
     if (rst) begin
-      \$587  = 5'h00;
+      \$587  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2a_mask;
+    \$588  = d_exp0_drop_r;
     if (ce) begin
-      \$588  = d2_mask;
+      \$588  = \$66 [4:0];
     end
     if (rst) begin
-      \$588  = 4'h0;
+      \$588  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2b_mask;
+    \$589  = d_exp1_v_r;
     if (ce) begin
-      \$589  = d2a_mask;
+      \$589  = \$257 ;
     end
     if (rst) begin
-      \$589  = 4'h0;
+      \$589  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d2a_valid;
+    \$590  = d_exp1_offset_r;
     if (ce) begin
-      \$590  = d2_valid;
+      \$590  = d_exp1_v_r[8:0];
     end
     if (rst) begin
-      \$590  = 1'h0;
+      \$590  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d2b_valid;
+    \$591  = d_exp1_step_r;
     if (ce) begin
-      \$591  = d2a_valid;
+      \$591  = \$258 ;
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$591  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d2a_last;
+    \$592  = d_exp1_lower_r;
     if (ce) begin
-      \$592  = d2_last;
+      \$592  = d_exp1_lower;
     end
     if (rst) begin
-      \$592  = 1'h0;
+      \$592  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d2b_last;
+    \$593  = d_exp1_drop_r;
     if (ce) begin
-      \$593  = d2a_last;
+      \$593  = \$75 [4:0];
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$593  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d2a_max;
+    \$594  = d_exp2_v_r;
     if (ce) begin
-      \$594  = d2_max;
+      \$594  = \$260 ;
     end
     if (rst) begin
-      \$594  = 15'h0000;
+      \$594  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d2b_max;
+    \$595  = d_exp2_offset_r;
     if (ce) begin
-      \$595  = d2a_max;
+      \$595  = d_exp2_v_r[8:0];
     end
     if (rst) begin
-      \$595  = 15'h0000;
+      \$595  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d2a_recip;
+    \$596  = d_exp2_step_r;
     if (ce) begin
-      \$596  = d2_recip;
+      \$596  = \$261 ;
     end
     if (rst) begin
-      \$596  = 13'h0000;
+      \$596  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d2b_recip;
+    \$597  = d_exp2_lower_r;
     if (ce) begin
-      \$597  = d2a_recip;
+      \$597  = d_exp2_lower;
     end
     if (rst) begin
-      \$597  = 13'h0000;
+      \$597  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d2a_lead;
+    \$598  = d_exp2_drop_r;
     if (ce) begin
-      \$598  = d2_lead;
+      \$598  = \$84 [4:0];
     end
     if (rst) begin
       \$598  = 5'h00;
@@ -4404,39 +4330,39 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d2b_lead;
+    \$599  = d_exp3_v_r;
     if (ce) begin
-      \$599  = d2a_lead;
+      \$599  = \$263 ;
     end
     if (rst) begin
-      \$599  = 5'h00;
+      \$599  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d2a_any;
+    \$600  = d_exp3_offset_r;
     if (ce) begin
-      \$600  = d2_any;
+      \$600  = d_exp3_v_r[8:0];
     end
     if (rst) begin
-      \$600  = 1'h0;
+      \$600  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d2b_any;
+    \$601  = d_exp3_step_r;
     if (ce) begin
-      \$601  = d2a_any;
+      \$601  = \$264 ;
     end
     if (rst) begin
-      \$601  = 1'h0;
+      \$601  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d3_mantissa0;
+    \$602  = d_exp3_lower_r;
     if (ce) begin
-      \$602  = \$252 [17:0];
+      \$602  = d_exp3_lower;
     end
     if (rst) begin
       \$602  = 18'h00000;
@@ -4444,9 +4370,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d3_drop0;
+    \$603  = d_exp3_drop_r;
     if (ce) begin
-      \$603  = d_exp0_drop_r;
+      \$603  = \$93 [4:0];
     end
     if (rst) begin
       \$603  = 5'h00;
@@ -4454,79 +4380,79 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d3_mantissa1;
+    \$604  = d2a_mask;
     if (ce) begin
-      \$604  = \$255 [17:0];
+      \$604  = d2_mask;
     end
     if (rst) begin
-      \$604  = 18'h00000;
+      \$604  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d3_drop1;
+    \$605  = d2b_mask;
     if (ce) begin
-      \$605  = d_exp1_drop_r;
+      \$605  = d2a_mask;
     end
     if (rst) begin
-      \$605  = 5'h00;
+      \$605  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d3_mantissa2;
+    \$606  = d2a_keep;
     if (ce) begin
-      \$606  = \$258 [17:0];
+      \$606  = d2_keep;
     end
     if (rst) begin
-      \$606  = 18'h00000;
+      \$606  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d3_drop2;
+    \$607  = d2b_keep;
     if (ce) begin
-      \$607  = d_exp2_drop_r;
+      \$607  = d2a_keep;
     end
     if (rst) begin
-      \$607  = 5'h00;
+      \$607  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d3_mantissa3;
+    \$608  = d2a_valid;
     if (ce) begin
-      \$608  = \$261 [17:0];
+      \$608  = d2_valid;
     end
     if (rst) begin
-      \$608  = 18'h00000;
+      \$608  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d3_drop3;
+    \$609  = d2b_valid;
     if (ce) begin
-      \$609  = d_exp3_drop_r;
+      \$609  = d2a_valid;
     end
     if (rst) begin
-      \$609  = 5'h00;
+      \$609  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d3_mask;
+    \$610  = d2a_last;
     if (ce) begin
-      \$610  = d2b_mask;
+      \$610  = d2_last;
     end
     if (rst) begin
-      \$610  = 4'h0;
+      \$610  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d3_valid;
+    \$611  = d2b_last;
     if (ce) begin
-      \$611  = d2b_valid;
+      \$611  = d2a_last;
     end
     if (rst) begin
       \$611  = 1'h0;
@@ -4534,19 +4460,19 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d3_last;
+    \$612  = d2a_max;
     if (ce) begin
-      \$612  = d2b_last;
+      \$612  = d2_max;
     end
     if (rst) begin
-      \$612  = 1'h0;
+      \$612  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d3_max;
+    \$613  = d2b_max;
     if (ce) begin
-      \$613  = d2b_max;
+      \$613  = d2a_max;
     end
     if (rst) begin
       \$613  = 15'h0000;
@@ -4554,9 +4480,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d3_recip;
+    \$614  = d2a_recip;
     if (ce) begin
-      \$614  = d2b_recip;
+      \$614  = d2_recip;
     end
     if (rst) begin
       \$614  = 13'h0000;
@@ -4564,59 +4490,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d3_lead;
+    \$615  = d2b_recip;
     if (ce) begin
-      \$615  = d2b_lead;
+      \$615  = d2a_recip;
     end
     if (rst) begin
-      \$615  = 5'h00;
+      \$615  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d3_any;
+    \$616  = d2a_lead;
     if (ce) begin
-      \$616  = d2b_any;
+      \$616  = d2_lead;
     end
     if (rst) begin
-      \$616  = 1'h0;
+      \$616  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d4_num0;
+    \$617  = d2b_lead;
     if (ce) begin
-      \$617  = \$266 [17:0];
+      \$617  = d2a_lead;
     end
     if (rst) begin
-      \$617  = 18'h00000;
+      \$617  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d4_num1;
+    \$618  = d2a_any;
     if (ce) begin
-      \$618  = \$271 [17:0];
+      \$618  = d2_any;
     end
     if (rst) begin
-      \$618  = 18'h00000;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d4_num2;
+    \$619  = d2b_any;
     if (ce) begin
-      \$619  = \$276 [17:0];
+      \$619  = d2a_any;
     end
     if (rst) begin
-      \$619  = 18'h00000;
+      \$619  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d4_num3;
+    \$620  = d3_mantissa0;
     if (ce) begin
-      \$620  = \$281 [17:0];
+      \$620  = \$267 [17:0];
     end
     if (rst) begin
       \$620  = 18'h00000;
@@ -4624,378 +4550,608 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d4_mask;
+    \$621  = d3_drop0;
     if (ce) begin
-      \$621  = d3_mask;
+      \$621  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$621  = 4'h0;
+      \$621  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d4_valid;
+    \$622  = d3_mantissa1;
     if (ce) begin
-      \$622  = d3_valid;
+      \$622  = \$270 [17:0];
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$622  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d4_last;
+    \$623  = d3_drop1;
     if (ce) begin
-      \$623  = d3_last;
+      \$623  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$623  = 1'h0;
+      \$623  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d4_max;
+    \$624  = d3_mantissa2;
     if (ce) begin
-      \$624  = d3_max;
+      \$624  = \$273 [17:0];
     end
     if (rst) begin
-      \$624  = 15'h0000;
+      \$624  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d4_recip;
+    \$625  = d3_drop2;
     if (ce) begin
-      \$625  = d3_recip;
+      \$625  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$625  = 13'h0000;
+      \$625  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d4_lead;
+    \$626  = d3_mantissa3;
     if (ce) begin
-      \$626  = d3_lead;
+      \$626  = \$276 [17:0];
     end
     if (rst) begin
-      \$626  = 5'h00;
+      \$626  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d4_any;
+    \$627  = d3_drop3;
     if (ce) begin
-      \$627  = d3_any;
+      \$627  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$627  = 1'h0;
+      \$627  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d5_prod0;
+    \$628  = d3_mask;
     if (ce) begin
-      \$628  = \$282 ;
+      \$628  = d2b_mask;
     end
     if (rst) begin
-      \$628  = 31'h00000000;
+      \$628  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d5_prod1;
+    \$629  = d3_keep;
     if (ce) begin
-      \$629  = \$283 ;
+      \$629  = d2b_keep;
     end
     if (rst) begin
-      \$629  = 31'h00000000;
+      \$629  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d5_prod2;
+    \$630  = d3_valid;
     if (ce) begin
-      \$630  = \$284 ;
+      \$630  = d2b_valid;
     end
     if (rst) begin
-      \$630  = 31'h00000000;
+      \$630  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d5_prod3;
+    \$631  = d3_last;
     if (ce) begin
-      \$631  = \$285 ;
+      \$631  = d2b_last;
     end
     if (rst) begin
-      \$631  = 31'h00000000;
+      \$631  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d5_mask;
+    \$632  = d3_max;
     if (ce) begin
-      \$632  = d4_mask;
+      \$632  = d2b_max;
     end
     if (rst) begin
-      \$632  = 4'h0;
+      \$632  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d5_valid;
+    \$633  = d3_recip;
     if (ce) begin
-      \$633  = d4_valid;
+      \$633  = d2b_recip;
     end
     if (rst) begin
-      \$633  = 1'h0;
+      \$633  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d5_last;
+    \$634  = d3_lead;
     if (ce) begin
-      \$634  = d4_last;
+      \$634  = d2b_lead;
     end
     if (rst) begin
-      \$634  = 1'h0;
+      \$634  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d5_max;
+    \$635  = d3_any;
     if (ce) begin
-      \$635  = d4_max;
+      \$635  = d2b_any;
     end
     if (rst) begin
-      \$635  = 15'h0000;
+      \$635  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d5_recip;
+    \$636  = d4_num0;
     if (ce) begin
-      \$636  = d4_recip;
+      \$636  = \$281 [17:0];
     end
     if (rst) begin
-      \$636  = 13'h0000;
+      \$636  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d5_lead;
+    \$637  = d4_num1;
     if (ce) begin
-      \$637  = d4_lead;
+      \$637  = \$286 [17:0];
     end
     if (rst) begin
-      \$637  = 5'h00;
+      \$637  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d5_any;
+    \$638  = d4_num2;
     if (ce) begin
-      \$638  = d4_any;
+      \$638  = \$291 [17:0];
     end
     if (rst) begin
-      \$638  = 1'h0;
+      \$638  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d5_shift;
+    \$639  = d4_num3;
     if (ce) begin
-      \$639  = \$88 [4:0];
+      \$639  = \$296 [17:0];
     end
     if (rst) begin
-      \$639  = 5'h00;
+      \$639  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d6_twice0;
+    \$640  = d4_mask;
     if (ce) begin
-      \$640  = \$287 ;
+      \$640  = d3_mask;
     end
     if (rst) begin
-      \$640  = 32'd0;
+      \$640  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d6_twice1;
+    \$641  = d4_keep;
     if (ce) begin
-      \$641  = \$289 ;
+      \$641  = d3_keep;
     end
     if (rst) begin
-      \$641  = 32'd0;
+      \$641  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = d6_twice2;
+    \$642  = d4_valid;
     if (ce) begin
-      \$642  = \$291 ;
+      \$642  = d3_valid;
     end
     if (rst) begin
-      \$642  = 32'd0;
+      \$642  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d6_twice3;
+    \$643  = d4_last;
     if (ce) begin
-      \$643  = \$293 ;
+      \$643  = d3_last;
     end
     if (rst) begin
-      \$643  = 32'd0;
+      \$643  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = d6_mask;
+    \$644  = d4_max;
     if (ce) begin
-      \$644  = d5_mask;
+      \$644  = d3_max;
     end
     if (rst) begin
-      \$644  = 4'h0;
+      \$644  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = d6_valid;
+    \$645  = d4_recip;
     if (ce) begin
-      \$645  = d5_valid;
+      \$645  = d3_recip;
     end
     if (rst) begin
-      \$645  = 1'h0;
+      \$645  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = d6_last;
+    \$646  = d4_lead;
     if (ce) begin
-      \$646  = d5_last;
+      \$646  = d3_lead;
     end
     if (rst) begin
-      \$646  = 1'h0;
+      \$646  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = d6_max;
+    \$647  = d4_any;
     if (ce) begin
-      \$647  = d5_max;
+      \$647  = d3_any;
     end
     if (rst) begin
-      \$647  = 15'h0000;
+      \$647  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = d6_recip;
+    \$648  = d5_prod0;
     if (ce) begin
-      \$648  = d5_recip;
+      \$648  = \$297 ;
     end
     if (rst) begin
-      \$648  = 13'h0000;
+      \$648  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = d6_lead;
+    \$649  = d5_prod1;
     if (ce) begin
-      \$649  = d5_lead;
+      \$649  = \$298 ;
     end
     if (rst) begin
-      \$649  = 5'h00;
+      \$649  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = d6_any;
+    \$650  = d5_prod2;
     if (ce) begin
-      \$650  = d5_any;
+      \$650  = \$299 ;
     end
     if (rst) begin
-      \$650  = 1'h0;
+      \$650  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = d6_shift;
+    \$651  = d5_prod3;
     if (ce) begin
-      \$651  = d5_shift;
+      \$651  = \$300 ;
     end
     if (rst) begin
-      \$651  = 5'h00;
+      \$651  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = d7_y0;
+    \$652  = d5_mask;
     if (ce) begin
-      \$652  = \$302 [7:0];
+      \$652  = d4_mask;
     end
     if (rst) begin
-      \$652  = 8'h00;
+      \$652  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = d7_y1;
+    \$653  = d5_keep;
     if (ce) begin
-      \$653  = \$311 [7:0];
+      \$653  = d4_keep;
     end
     if (rst) begin
-      \$653  = 8'h00;
+      \$653  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = d7_y2;
+    \$654  = d5_valid;
     if (ce) begin
-      \$654  = \$320 [7:0];
+      \$654  = d4_valid;
     end
     if (rst) begin
-      \$654  = 8'h00;
+      \$654  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = d7_y3;
+    \$655  = d5_last;
     if (ce) begin
-      \$655  = \$329 [7:0];
+      \$655  = d4_last;
     end
     if (rst) begin
-      \$655  = 8'h00;
+      \$655  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = o__valid;
+    \$656  = d5_max;
     if (ce) begin
-      \$656  = d6_valid;
+      \$656  = d4_max;
     end
     if (rst) begin
-      \$656  = 1'h0;
+      \$656  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = d7_last;
+    \$657  = d5_recip;
     if (ce) begin
-      \$657  = d6_last;
+      \$657  = d4_recip;
     end
     if (rst) begin
-      \$657  = 1'h0;
+      \$657  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$658  = d5_lead;
+    if (ce) begin
+      \$658  = d4_lead;
+    end
+    if (rst) begin
+      \$658  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$659  = d5_any;
+    if (ce) begin
+      \$659  = d4_any;
+    end
+    if (rst) begin
+      \$659  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$660  = d5_shift;
+    if (ce) begin
+      \$660  = \$94 [4:0];
+    end
+    if (rst) begin
+      \$660  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$661  = d6_twice0;
+    if (ce) begin
+      \$661  = \$302 ;
+    end
+    if (rst) begin
+      \$661  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$662  = d6_twice1;
+    if (ce) begin
+      \$662  = \$304 ;
+    end
+    if (rst) begin
+      \$662  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$663  = d6_twice2;
+    if (ce) begin
+      \$663  = \$306 ;
+    end
+    if (rst) begin
+      \$663  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$664  = d6_twice3;
+    if (ce) begin
+      \$664  = \$308 ;
+    end
+    if (rst) begin
+      \$664  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$665  = d6_mask;
+    if (ce) begin
+      \$665  = d5_mask;
+    end
+    if (rst) begin
+      \$665  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$666  = d6_keep;
+    if (ce) begin
+      \$666  = d5_keep;
+    end
+    if (rst) begin
+      \$666  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$667  = d6_valid;
+    if (ce) begin
+      \$667  = d5_valid;
+    end
+    if (rst) begin
+      \$667  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$668  = d6_last;
+    if (ce) begin
+      \$668  = d5_last;
+    end
+    if (rst) begin
+      \$668  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$669  = d6_max;
+    if (ce) begin
+      \$669  = d5_max;
+    end
+    if (rst) begin
+      \$669  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$670  = d6_recip;
+    if (ce) begin
+      \$670  = d5_recip;
+    end
+    if (rst) begin
+      \$670  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$671  = d6_lead;
+    if (ce) begin
+      \$671  = d5_lead;
+    end
+    if (rst) begin
+      \$671  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$672  = d6_any;
+    if (ce) begin
+      \$672  = d5_any;
+    end
+    if (rst) begin
+      \$672  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$673  = d6_shift;
+    if (ce) begin
+      \$673  = d5_shift;
+    end
+    if (rst) begin
+      \$673  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$674  = d7_y0;
+    if (ce) begin
+      \$674  = \$317 [7:0];
+    end
+    if (rst) begin
+      \$674  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$675  = d7_y1;
+    if (ce) begin
+      \$675  = \$326 [7:0];
+    end
+    if (rst) begin
+      \$675  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$676  = d7_y2;
+    if (ce) begin
+      \$676  = \$335 [7:0];
+    end
+    if (rst) begin
+      \$676  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$677  = d7_y3;
+    if (ce) begin
+      \$677  = \$344 [7:0];
+    end
+    if (rst) begin
+      \$677  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$678  = o__valid;
+    if (ce) begin
+      \$678  = d6_valid;
+    end
+    if (rst) begin
+      \$678  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$679  = d7_last;
+    if (ce) begin
+      \$679  = d6_last;
+    end
+    if (rst) begin
+      \$679  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$680  = d7_keep;
+    if (ce) begin
+      \$680  = d6_keep;
+    end
+    if (rst) begin
+      \$680  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_lower = 18'h00000;
-    casez (\$1 )
+    casez (\$7 )
       12'h000:
           a_exp0_lower = 18'h10000;
       12'h001:
@@ -5019,7 +5175,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_upper = 18'h00000;
-    casez (\$3 )
+    casez (\$9 )
       13'h0000:
           a_exp0_upper = 18'h10000;
       13'h0001:
@@ -5043,7 +5199,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp1_lower = 18'h00000;
-    casez (\$10 )
+    casez (\$16 )
       12'h000:
           a_exp1_lower = 18'h10000;
       12'h001:
@@ -5067,7 +5223,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp1_upper = 18'h00000;
-    casez (\$12 )
+    casez (\$18 )
       13'h0000:
           a_exp1_upper = 18'h10000;
       13'h0001:
@@ -5091,7 +5247,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp2_lower = 18'h00000;
-    casez (\$19 )
+    casez (\$25 )
       12'h000:
           a_exp2_lower = 18'h10000;
       12'h001:
@@ -5115,7 +5271,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp2_upper = 18'h00000;
-    casez (\$21 )
+    casez (\$27 )
       13'h0000:
           a_exp2_upper = 18'h10000;
       13'h0001:
@@ -5139,7 +5295,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp3_lower = 18'h00000;
-    casez (\$28 )
+    casez (\$34 )
       12'h000:
           a_exp3_lower = 18'h10000;
       12'h001:
@@ -5163,7 +5319,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp3_upper = 18'h00000;
-    casez (\$30 )
+    casez (\$36 )
       13'h0000:
           a_exp3_upper = 18'h10000;
       13'h0001:
@@ -5187,7 +5343,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lower = 13'h0000;
-    casez (\$42 )
+    casez (\$48 )
       16'h0000:
           recip_lower = 13'h1000;
       16'h0001:
@@ -5211,7 +5367,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_upper = 13'h0000;
-    casez (\$44 )
+    casez (\$50 )
       17'h00000:
           recip_upper = 13'h1000;
       17'h00001:
@@ -5235,7 +5391,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$52 )
+    casez (\$58 )
       12'h000:
           d_exp0_lower = 18'h10000;
       12'h001:
@@ -5259,7 +5415,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$54 )
+    casez (\$60 )
       13'h0000:
           d_exp0_upper = 18'h10000;
       13'h0001:
@@ -5283,7 +5439,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_lower = 18'h00000;
-    casez (\$61 )
+    casez (\$67 )
       12'h000:
           d_exp1_lower = 18'h10000;
       12'h001:
@@ -5307,7 +5463,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_upper = 18'h00000;
-    casez (\$63 )
+    casez (\$69 )
       13'h0000:
           d_exp1_upper = 18'h10000;
       13'h0001:
@@ -5331,7 +5487,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_lower = 18'h00000;
-    casez (\$70 )
+    casez (\$76 )
       12'h000:
           d_exp2_lower = 18'h10000;
       12'h001:
@@ -5355,7 +5511,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_upper = 18'h00000;
-    casez (\$72 )
+    casez (\$78 )
       13'h0000:
           d_exp2_upper = 18'h10000;
       13'h0001:
@@ -5379,7 +5535,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_lower = 18'h00000;
-    casez (\$79 )
+    casez (\$85 )
       12'h000:
           d_exp3_lower = 18'h10000;
       12'h001:
@@ -5403,7 +5559,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_upper = 18'h00000;
-    casez (\$81 )
+    casez (\$87 )
       13'h0000:
           d_exp3_upper = 18'h10000;
       13'h0001:
@@ -5426,34 +5582,35 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$9 [4:0];
-  assign a_exp1_drop = \$18 [4:0];
-  assign a_exp2_drop = \$27 [4:0];
-  assign a_exp3_drop = \$36 [4:0];
-  assign n1_residual = \$46 [7:0];
+  assign a_exp0_drop = \$15 [4:0];
+  assign a_exp1_drop = \$24 [4:0];
+  assign a_exp2_drop = \$33 [4:0];
+  assign a_exp3_drop = \$42 [4:0];
+  assign n1_residual = \$52 [7:0];
   assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$60 [4:0];
-  assign d_exp1_drop = \$69 [4:0];
-  assign d_exp2_drop = \$78 [4:0];
-  assign d_exp3_drop = \$87 [4:0];
-  assign d4_shift = \$88 [4:0];
+  assign d_exp0_drop = \$66 [4:0];
+  assign d_exp1_drop = \$75 [4:0];
+  assign d_exp2_drop = \$84 [4:0];
+  assign d_exp3_drop = \$93 [4:0];
+  assign d4_shift = \$94 [4:0];
   assign d7_valid = o__valid;
+  assign \i__payload.data  = i__payload[31:0];
+  assign \i__payload.data[0]  = i__payload[7:0];
+  assign \i__payload.data[1]  = i__payload[15:8];
+  assign \i__payload.data[2]  = i__payload[23:16];
+  assign \i__payload.data[3]  = i__payload[31:24];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
   assign \wr__data.data[1]  = wr__data[15:8];
   assign \wr__data.data[2]  = wr__data[23:16];
   assign \wr__data.data[3]  = wr__data[31:24];
   assign \wr__data.mask  = wr__data[35:32];
-  assign \i__payload.data  = i__payload[31:0];
-  assign \i__payload.data[0]  = i__payload[7:0];
-  assign \i__payload.data[1]  = i__payload[15:8];
-  assign \i__payload.data[2]  = i__payload[23:16];
-  assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
   assign \vector_head.max  = vector_head[14:0];
   assign \vector_head.recip  = vector_head[27:15];
   assign \vector_head.lead  = vector_head[32:28];
@@ -5464,7 +5621,8 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
   assign \d1b_ring.data  = d1b_ring[31:0];
   assign \d1b_ring.data[0]  = d1b_ring[7:0];
   assign \d1b_ring.data[1]  = d1b_ring[15:8];
@@ -5481,112 +5639,116 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign o__payload[23:16] = d7_y2;
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
-  assign o__payload[32] = d7_last;
-  assign w_data[39:34] = \$47 [5:0];
+  assign o__payload[35:32] = d7_keep;
+  assign o__payload[36] = d7_last;
+  assign w_data[39:34] = \$53 [5:0];
   assign w_data[33] = n2_any;
   assign w_data[32:28] = n2_lead;
   assign w_data[27:15] = n2_recip;
   assign w_data[14:0] = n2_max[14:0];
-  assign wr__data[35:32] = i__payload[35:32];
-  assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { 9'h000, a_exp0_v_r[11:9] };
-  assign \$2  = { 9'h000, a_exp0_v_r[11:9] };
-  assign \$4  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
-  assign \$7  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
-  assign \$10  = { 9'h000, a_exp1_v_r[11:9] };
-  assign \$11  = { 9'h000, a_exp1_v_r[11:9] };
-  assign \$13  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
-  assign \$16  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
-  assign \$19  = { 9'h000, a_exp2_v_r[11:9] };
-  assign \$20  = { 9'h000, a_exp2_v_r[11:9] };
-  assign \$22  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
-  assign \$25  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
-  assign \$28  = { 9'h000, a_exp3_v_r[11:9] };
-  assign \$29  = { 9'h000, a_exp3_v_r[11:9] };
-  assign \$31  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
-  assign \$34  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
-  assign \$42  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$43  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$46  = { \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60:13] };
-  assign \$52  = { 9'h000, d_exp0_v_r[11:9] };
-  assign \$53  = { 9'h000, d_exp0_v_r[11:9] };
-  assign \$55  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
-  assign \$58  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
-  assign \$61  = { 9'h000, d_exp1_v_r[11:9] };
-  assign \$62  = { 9'h000, d_exp1_v_r[11:9] };
-  assign \$64  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
-  assign \$67  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
-  assign \$70  = { 9'h000, d_exp2_v_r[11:9] };
-  assign \$71  = { 9'h000, d_exp2_v_r[11:9] };
-  assign \$73  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
-  assign \$76  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
-  assign \$79  = { 9'h000, d_exp3_v_r[11:9] };
-  assign \$80  = { 9'h000, d_exp3_v_r[11:9] };
-  assign \$82  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
-  assign \$85  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
-  assign \$96  = { \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24:8] };
-  assign \$98  = { \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24:8] };
-  assign \$100  = { \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24:8] };
-  assign \$102  = { \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24:8] };
-  assign \$103  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$105  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$107  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$109  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
-  assign \$119  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$122  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$125  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$128  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$132  = { \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27:9] };
-  assign \$135  = { \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27:9] };
-  assign \$138  = { \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27:9] };
-  assign \$141  = { \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27:9] };
-  assign \$143  = { 3'h0, a4_mantissa0, 4'h0 };
-  assign \$145  = { 1'h0, \$144 [31:1] };
-  assign \$148  = \$147 [21:0];
-  assign \$150  = { 3'h0, a4_mantissa1, 4'h0 };
+  assign wr__data[31:24] = { i__payload[31:25], \$6  };
+  assign wr__data[23:16] = { i__payload[23:17], \$5  };
+  assign wr__data[15:8] = { i__payload[15:9], \$4  };
+  assign wr__data[7:0] = { i__payload[7:1], \$3  };
+  assign wr__data[35:32] = \$2 ;
+  assign \$7  = { 9'h000, a_exp0_v_r[11:9] };
+  assign \$8  = { 9'h000, a_exp0_v_r[11:9] };
+  assign \$10  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
+  assign \$13  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
+  assign \$16  = { 9'h000, a_exp1_v_r[11:9] };
+  assign \$17  = { 9'h000, a_exp1_v_r[11:9] };
+  assign \$19  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
+  assign \$22  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
+  assign \$25  = { 9'h000, a_exp2_v_r[11:9] };
+  assign \$26  = { 9'h000, a_exp2_v_r[11:9] };
+  assign \$28  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
+  assign \$31  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
+  assign \$34  = { 9'h000, a_exp3_v_r[11:9] };
+  assign \$35  = { 9'h000, a_exp3_v_r[11:9] };
+  assign \$37  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
+  assign \$40  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
+  assign \$48  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$49  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$52  = { \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60:13] };
+  assign \$58  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$59  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$61  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$64  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$67  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$68  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$70  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$73  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$76  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$77  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$79  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$82  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$85  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$86  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$88  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
+  assign \$91  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
+  assign \$103  = { \$102 [24], \$102 [24], \$102 [24], \$102 [24], \$102 [24], \$102 [24], \$102 [24], \$102 [24], \$102 [24:8] };
+  assign \$105  = { \$104 [24], \$104 [24], \$104 [24], \$104 [24], \$104 [24], \$104 [24], \$104 [24], \$104 [24], \$104 [24:8] };
+  assign \$107  = { \$106 [24], \$106 [24], \$106 [24], \$106 [24], \$106 [24], \$106 [24], \$106 [24], \$106 [24], \$106 [24:8] };
+  assign \$109  = { \$108 [24], \$108 [24], \$108 [24], \$108 [24], \$108 [24], \$108 [24], \$108 [24], \$108 [24], \$108 [24:8] };
+  assign \$110  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
+  assign \$112  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
+  assign \$114  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
+  assign \$116  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
+  assign \$126  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$129  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$132  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$135  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$139  = { \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27:9] };
+  assign \$142  = { \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27], \$141 [27:9] };
+  assign \$145  = { \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27], \$144 [27:9] };
+  assign \$148  = { \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27], \$147 [27:9] };
+  assign \$150  = { 3'h0, a4_mantissa0, 4'h0 };
   assign \$152  = { 1'h0, \$151 [31:1] };
   assign \$155  = \$154 [21:0];
-  assign \$157  = { 3'h0, a4_mantissa2, 4'h0 };
+  assign \$157  = { 3'h0, a4_mantissa1, 4'h0 };
   assign \$159  = { 1'h0, \$158 [31:1] };
   assign \$162  = \$161 [21:0];
-  assign \$164  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$164  = { 3'h0, a4_mantissa2, 4'h0 };
   assign \$166  = { 1'h0, \$165 [31:1] };
   assign \$169  = \$168 [21:0];
-  assign \$215  = { \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26:13] };
-  assign \$217  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
-  assign \$222  = { \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36:15] };
-  assign \$231  = { \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24:8] };
-  assign \$233  = { \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24:8] };
-  assign \$235  = { \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24:8] };
-  assign \$237  = { \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24:8] };
-  assign \$238  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$241  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$244  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$247  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$251  = { \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27:9] };
-  assign \$254  = { \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27:9] };
-  assign \$257  = { \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27:9] };
-  assign \$260  = { \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27:9] };
-  assign \$262  = { 1'h0, d3_mantissa0 };
-  assign \$264  = { 1'h0, \$263 [31:1] };
-  assign \$267  = { 1'h0, d3_mantissa1 };
-  assign \$269  = { 1'h0, \$268 [31:1] };
-  assign \$272  = { 1'h0, d3_mantissa2 };
-  assign \$274  = { 1'h0, \$273 [31:1] };
-  assign \$277  = { 1'h0, d3_mantissa3 };
+  assign \$171  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$173  = { 1'h0, \$172 [31:1] };
+  assign \$176  = \$175 [21:0];
+  assign \$222  = { \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26], \$221 [26:13] };
+  assign \$224  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$229  = { \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36], \$228 [36:15] };
+  assign \$238  = { \$237 [24], \$237 [24], \$237 [24], \$237 [24], \$237 [24], \$237 [24], \$237 [24], \$237 [24], \$237 [24:8] };
+  assign \$240  = { \$239 [24], \$239 [24], \$239 [24], \$239 [24], \$239 [24], \$239 [24], \$239 [24], \$239 [24], \$239 [24:8] };
+  assign \$242  = { \$241 [24], \$241 [24], \$241 [24], \$241 [24], \$241 [24], \$241 [24], \$241 [24], \$241 [24], \$241 [24:8] };
+  assign \$244  = { \$243 [24], \$243 [24], \$243 [24], \$243 [24], \$243 [24], \$243 [24], \$243 [24], \$243 [24], \$243 [24:8] };
+  assign \$253  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$256  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$259  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$262  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$266  = { \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27], \$265 [27:9] };
+  assign \$269  = { \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27], \$268 [27:9] };
+  assign \$272  = { \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27], \$271 [27:9] };
+  assign \$275  = { \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27], \$274 [27:9] };
+  assign \$277  = { 1'h0, d3_mantissa0 };
   assign \$279  = { 1'h0, \$278 [31:1] };
-  assign \$286  = { d5_prod0, 1'h0 };
-  assign \$288  = { d5_prod1, 1'h0 };
-  assign \$290  = { d5_prod2, 1'h0 };
-  assign \$292  = { d5_prod3, 1'h0 };
-  assign \$297  = { 1'h0, \$296 [32:1] };
-  assign \$300  = { 1'h0, \$299 [32:1] };
-  assign \$306  = { 1'h0, \$305 [32:1] };
-  assign \$309  = { 1'h0, \$308 [32:1] };
+  assign \$282  = { 1'h0, d3_mantissa1 };
+  assign \$284  = { 1'h0, \$283 [31:1] };
+  assign \$287  = { 1'h0, d3_mantissa2 };
+  assign \$289  = { 1'h0, \$288 [31:1] };
+  assign \$292  = { 1'h0, d3_mantissa3 };
+  assign \$294  = { 1'h0, \$293 [31:1] };
+  assign \$301  = { d5_prod0, 1'h0 };
+  assign \$303  = { d5_prod1, 1'h0 };
+  assign \$305  = { d5_prod2, 1'h0 };
+  assign \$307  = { d5_prod3, 1'h0 };
+  assign \$312  = { 1'h0, \$311 [32:1] };
   assign \$315  = { 1'h0, \$314 [32:1] };
-  assign \$318  = { 1'h0, \$317 [32:1] };
+  assign \$321  = { 1'h0, \$320 [32:1] };
   assign \$324  = { 1'h0, \$323 [32:1] };
-  assign \$327  = { 1'h0, \$326 [32:1] };
+  assign \$330  = { 1'h0, \$329 [32:1] };
+  assign \$333  = { 1'h0, \$332 [32:1] };
+  assign \$339  = { 1'h0, \$338 [32:1] };
+  assign \$342  = { 1'h0, \$341 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -2,42 +2,48 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
+module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tkeep, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tkeep, m_axis_tlast, aclk);
   input aclk;
   wire aclk;
   input aresetn;
   wire aresetn;
   wire clk;
-  wire [36:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   wire i__ready;
   wire i__valid;
   output [31:0] m_axis_tdata;
   wire [31:0] m_axis_tdata;
+  output [3:0] m_axis_tkeep;
+  wire [3:0] m_axis_tkeep;
   output m_axis_tlast;
   wire m_axis_tlast;
   input m_axis_tready;
   wire m_axis_tready;
   output m_axis_tvalid;
   wire m_axis_tvalid;
-  wire [32:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   wire o__ready;
   wire o__valid;
   wire rst;
   input [31:0] s_axis_tdata;
   wire [31:0] s_axis_tdata;
+  input [3:0] s_axis_tkeep;
+  wire [3:0] s_axis_tkeep;
   input s_axis_tlast;
   wire s_axis_tlast;
   output s_axis_tready;
@@ -63,22 +69,26 @@ module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
   assign m_axis_tdata = o__payload[31:0];
-  assign m_axis_tlast = o__payload[32];
+  assign m_axis_tkeep = o__payload[35:32];
+  assign m_axis_tlast = o__payload[36];
   assign \i__payload.data  = i__payload[31:0];
   assign \i__payload.data[0]  = i__payload[7:0];
   assign \i__payload.data[1]  = i__payload[15:8];
   assign \i__payload.data[2]  = i__payload[23:16];
   assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
-  assign i__payload[36] = s_axis_tlast;
-  assign i__payload[35:32] = s_axis_tuser;
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
+  assign i__payload[40] = s_axis_tlast;
+  assign i__payload[39:36] = s_axis_tuser;
+  assign i__payload[35:32] = s_axis_tkeep;
   assign i__payload[31:0] = s_axis_tdata;
 endmodule
 
@@ -86,53 +96,53 @@ endmodule
 module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [3:0] \$1 ;
-  wire [3:0] \$10 ;
+  wire [15:0] \$10 ;
   wire [7:0] \$100 ;
-  wire [7:0] \$101 ;
+  wire [3:0] \$101 ;
   wire [7:0] \$102 ;
-  wire \$103 ;
+  wire [7:0] \$103 ;
   wire [7:0] \$104 ;
-  wire \$105 ;
+  wire [7:0] \$105 ;
   wire [7:0] \$106 ;
-  wire \$107 ;
+  wire [7:0] \$107 ;
   wire [7:0] \$108 ;
-  wire \$109 ;
-  wire [3:0] \$11 ;
+  wire [7:0] \$109 ;
+  wire [16:0] \$11 ;
   wire \$110 ;
-  wire [14:0] \$111 ;
-  wire [15:0] \$112 ;
-  wire [18:0] \$113 ;
-  wire [14:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [18:0] \$116 ;
-  wire [14:0] \$117 ;
-  wire [15:0] \$118 ;
-  wire [18:0] \$119 ;
-  wire [4:0] \$12 ;
-  wire [14:0] \$120 ;
-  wire [15:0] \$121 ;
-  wire [18:0] \$122 ;
-  wire [19:0] \$123 ;
-  wire [19:0] \$124 ;
-  wire [20:0] \$125 ;
-  wire [19:0] \$126 ;
-  wire [19:0] \$127 ;
-  wire [20:0] \$128 ;
-  wire [19:0] \$129 ;
+  wire [7:0] \$111 ;
+  wire \$112 ;
+  wire [7:0] \$113 ;
+  wire \$114 ;
+  wire [7:0] \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire [14:0] \$118 ;
+  wire [15:0] \$119 ;
+  wire \$12 ;
+  wire [18:0] \$120 ;
+  wire [14:0] \$121 ;
+  wire [15:0] \$122 ;
+  wire [18:0] \$123 ;
+  wire [14:0] \$124 ;
+  wire [15:0] \$125 ;
+  wire [18:0] \$126 ;
+  wire [14:0] \$127 ;
+  wire [15:0] \$128 ;
+  wire [18:0] \$129 ;
   wire [15:0] \$13 ;
   wire [19:0] \$130 ;
-  wire [20:0] \$131 ;
-  wire [19:0] \$132 ;
+  wire [19:0] \$131 ;
+  wire [20:0] \$132 ;
   wire [19:0] \$133 ;
-  wire [20:0] \$134 ;
-  wire [24:0] \$135 ;
-  wire [31:0] \$136 ;
-  wire [31:0] \$137 ;
-  wire [32:0] \$138 ;
-  wire [32:0] \$139 ;
+  wire [19:0] \$134 ;
+  wire [20:0] \$135 ;
+  wire [19:0] \$136 ;
+  wire [19:0] \$137 ;
+  wire [20:0] \$138 ;
+  wire [19:0] \$139 ;
   wire [16:0] \$14 ;
-  wire [21:0] \$140 ;
-  wire [21:0] \$141 ;
+  wire [19:0] \$140 ;
+  wire [20:0] \$141 ;
   wire [24:0] \$142 ;
   wire [31:0] \$143 ;
   wire [31:0] \$144 ;
@@ -141,7 +151,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [21:0] \$147 ;
   wire [21:0] \$148 ;
   wire [24:0] \$149 ;
-  wire \$15 ;
+  wire [16:0] \$15 ;
   wire [31:0] \$150 ;
   wire [31:0] \$151 ;
   wire [32:0] \$152 ;
@@ -152,578 +162,601 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [31:0] \$157 ;
   wire [31:0] \$158 ;
   wire [32:0] \$159 ;
-  wire [15:0] \$16 ;
+  wire [3:0] \$16 ;
   wire [32:0] \$160 ;
   wire [21:0] \$161 ;
   wire [21:0] \$162 ;
-  wire [22:0] \$163 ;
-  wire [23:0] \$164 ;
-  wire [24:0] \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire [7:0] \$169 ;
-  wire [16:0] \$17 ;
-  wire [7:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
+  wire [24:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [32:0] \$166 ;
+  wire [32:0] \$167 ;
+  wire [21:0] \$168 ;
+  wire [21:0] \$169 ;
+  wire [3:0] \$17 ;
+  wire [22:0] \$170 ;
+  wire [23:0] \$171 ;
+  wire [24:0] \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire [7:0] \$176 ;
-  wire [8:0] \$177 ;
-  wire [8:0] \$178 ;
+  wire [7:0] \$177 ;
+  wire \$178 ;
   wire \$179 ;
-  wire [16:0] \$18 ;
+  wire [4:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
-  wire [7:0] \$182 ;
-  wire [8:0] \$183 ;
-  wire [24:0] \$184 ;
-  wire \$185 ;
+  wire \$182 ;
+  wire [7:0] \$183 ;
+  wire [8:0] \$184 ;
+  wire [8:0] \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire [7:0] \$188 ;
+  wire \$188 ;
   wire [7:0] \$189 ;
-  wire [3:0] \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire [24:0] \$192 ;
-  wire [24:0] \$193 ;
-  wire [7:0] \$194 ;
+  wire [15:0] \$19 ;
+  wire [8:0] \$190 ;
+  wire [24:0] \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
   wire [7:0] \$195 ;
   wire [7:0] \$196 ;
-  wire [7:0] \$197 ;
-  wire [39:0] \$198 ;
-  wire [45:0] \$199 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire [24:0] \$199 ;
   wire [3:0] \$2 ;
-  wire [3:0] \$20 ;
-  wire [46:0] \$200 ;
-  wire \$201 ;
-  wire [45:0] \$202 ;
-  wire [46:0] \$203 ;
-  wire [45:0] \$204 ;
-  wire [13:0] \$205 ;
-  wire [26:0] \$206 ;
-  wire [26:0] \$207 ;
-  wire [27:0] \$208 ;
-  wire [58:0] \$209 ;
-  wire [4:0] \$21 ;
-  wire [43:0] \$210 ;
-  wire [59:0] \$211 ;
-  wire [35:0] \$212 ;
-  wire [36:0] \$213 ;
-  wire [36:0] \$214 ;
-  wire [37:0] \$215 ;
-  wire [7:0] \$216 ;
-  wire \$217 ;
-  wire [7:0] \$218 ;
-  wire [7:0] \$219 ;
+  wire [16:0] \$20 ;
+  wire [24:0] \$200 ;
+  wire [7:0] \$201 ;
+  wire [7:0] \$202 ;
+  wire [7:0] \$203 ;
+  wire [7:0] \$204 ;
+  wire [39:0] \$205 ;
+  wire [45:0] \$206 ;
+  wire [46:0] \$207 ;
+  wire \$208 ;
+  wire [45:0] \$209 ;
+  wire \$21 ;
+  wire [46:0] \$210 ;
+  wire [45:0] \$211 ;
+  wire [13:0] \$212 ;
+  wire [26:0] \$213 ;
+  wire [26:0] \$214 ;
+  wire [27:0] \$215 ;
+  wire [58:0] \$216 ;
+  wire [43:0] \$217 ;
+  wire [59:0] \$218 ;
+  wire [35:0] \$219 ;
   wire [15:0] \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire [12:0] \$222 ;
-  wire [13:0] \$223 ;
-  wire [18:0] \$224 ;
-  wire [12:0] \$225 ;
-  wire [13:0] \$226 ;
-  wire [18:0] \$227 ;
-  wire [12:0] \$228 ;
-  wire [13:0] \$229 ;
+  wire [36:0] \$220 ;
+  wire [36:0] \$221 ;
+  wire [37:0] \$222 ;
+  wire [7:0] \$223 ;
+  wire \$224 ;
+  wire [7:0] \$225 ;
+  wire [7:0] \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire [16:0] \$23 ;
-  wire [18:0] \$230 ;
-  wire [12:0] \$231 ;
-  wire [13:0] \$232 ;
-  wire [18:0] \$233 ;
-  wire [19:0] \$234 ;
-  wire [19:0] \$235 ;
-  wire [20:0] \$236 ;
-  wire [19:0] \$237 ;
-  wire [19:0] \$238 ;
-  wire [20:0] \$239 ;
-  wire \$24 ;
-  wire [19:0] \$240 ;
-  wire [19:0] \$241 ;
-  wire [20:0] \$242 ;
-  wire [19:0] \$243 ;
-  wire [19:0] \$244 ;
-  wire [20:0] \$245 ;
-  wire [18:0] \$246 ;
-  wire [31:0] \$247 ;
-  wire [31:0] \$248 ;
-  wire [32:0] \$249 ;
-  wire [15:0] \$25 ;
-  wire [32:0] \$250 ;
-  wire [18:0] \$251 ;
-  wire [31:0] \$252 ;
-  wire [31:0] \$253 ;
-  wire [32:0] \$254 ;
-  wire [32:0] \$255 ;
-  wire [18:0] \$256 ;
-  wire [31:0] \$257 ;
-  wire [31:0] \$258 ;
-  wire [32:0] \$259 ;
-  wire [16:0] \$26 ;
-  wire [32:0] \$260 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire \$235 ;
+  wire \$236 ;
+  wire [12:0] \$237 ;
+  wire [13:0] \$238 ;
+  wire [18:0] \$239 ;
+  wire [16:0] \$24 ;
+  wire [12:0] \$240 ;
+  wire [13:0] \$241 ;
+  wire [18:0] \$242 ;
+  wire [12:0] \$243 ;
+  wire [13:0] \$244 ;
+  wire [18:0] \$245 ;
+  wire [12:0] \$246 ;
+  wire [13:0] \$247 ;
+  wire [18:0] \$248 ;
+  wire [19:0] \$249 ;
+  wire [3:0] \$25 ;
+  wire [19:0] \$250 ;
+  wire [20:0] \$251 ;
+  wire [19:0] \$252 ;
+  wire [19:0] \$253 ;
+  wire [20:0] \$254 ;
+  wire [19:0] \$255 ;
+  wire [19:0] \$256 ;
+  wire [20:0] \$257 ;
+  wire [19:0] \$258 ;
+  wire [19:0] \$259 ;
+  wire [3:0] \$26 ;
+  wire [20:0] \$260 ;
   wire [18:0] \$261 ;
   wire [31:0] \$262 ;
   wire [31:0] \$263 ;
   wire [32:0] \$264 ;
   wire [32:0] \$265 ;
-  wire [30:0] \$266 ;
-  wire [30:0] \$267 ;
-  wire [30:0] \$268 ;
-  wire [30:0] \$269 ;
-  wire [16:0] \$27 ;
-  wire [31:0] \$270 ;
-  wire [31:0] \$271 ;
+  wire [18:0] \$266 ;
+  wire [31:0] \$267 ;
+  wire [31:0] \$268 ;
+  wire [32:0] \$269 ;
+  wire [4:0] \$27 ;
+  wire [32:0] \$270 ;
+  wire [18:0] \$271 ;
   wire [31:0] \$272 ;
   wire [31:0] \$273 ;
-  wire [31:0] \$274 ;
-  wire [31:0] \$275 ;
-  wire [31:0] \$276 ;
+  wire [32:0] \$274 ;
+  wire [32:0] \$275 ;
+  wire [18:0] \$276 ;
   wire [31:0] \$277 ;
-  wire \$278 ;
-  wire \$279 ;
-  wire [3:0] \$28 ;
+  wire [31:0] \$278 ;
+  wire [32:0] \$279 ;
+  wire [15:0] \$28 ;
   wire [32:0] \$280 ;
-  wire [32:0] \$281 ;
-  wire \$282 ;
-  wire [32:0] \$283 ;
-  wire [32:0] \$284 ;
-  wire [32:0] \$285 ;
-  wire [32:0] \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire [32:0] \$289 ;
-  wire [3:0] \$29 ;
-  wire [32:0] \$290 ;
-  wire \$291 ;
-  wire [32:0] \$292 ;
-  wire [32:0] \$293 ;
-  wire [32:0] \$294 ;
+  wire [30:0] \$281 ;
+  wire [30:0] \$282 ;
+  wire [30:0] \$283 ;
+  wire [30:0] \$284 ;
+  wire [31:0] \$285 ;
+  wire [31:0] \$286 ;
+  wire [31:0] \$287 ;
+  wire [31:0] \$288 ;
+  wire [31:0] \$289 ;
+  wire [16:0] \$29 ;
+  wire [31:0] \$290 ;
+  wire [31:0] \$291 ;
+  wire [31:0] \$292 ;
+  wire \$293 ;
+  wire \$294 ;
   wire [32:0] \$295 ;
-  wire \$296 ;
+  wire [32:0] \$296 ;
   wire \$297 ;
   wire [32:0] \$298 ;
   wire [32:0] \$299 ;
-  wire [4:0] \$3 ;
-  wire [4:0] \$30 ;
-  wire \$300 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [32:0] \$300 ;
   wire [32:0] \$301 ;
-  wire [32:0] \$302 ;
-  wire [32:0] \$303 ;
+  wire \$302 ;
+  wire \$303 ;
   wire [32:0] \$304 ;
-  wire \$305 ;
+  wire [32:0] \$305 ;
   wire \$306 ;
   wire [32:0] \$307 ;
   wire [32:0] \$308 ;
-  wire \$309 ;
+  wire [32:0] \$309 ;
   wire [15:0] \$31 ;
   wire [32:0] \$310 ;
-  wire [32:0] \$311 ;
-  wire [32:0] \$312 ;
+  wire \$311 ;
+  wire \$312 ;
   wire [32:0] \$313 ;
-  reg [6:0] \$314 ;
-  reg [7:0] \$315 ;
-  reg [6:0] \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg [7:0] \$319 ;
+  wire [32:0] \$314 ;
+  wire \$315 ;
+  wire [32:0] \$316 ;
+  wire [32:0] \$317 ;
+  wire [32:0] \$318 ;
+  wire [32:0] \$319 ;
   wire [16:0] \$32 ;
-  reg [3:0] \$320 ;
-  reg [7:0] \$321 ;
-  reg [7:0] \$322 ;
-  reg [7:0] \$323 ;
-  reg [7:0] \$324 ;
-  reg [7:0] \$325 ;
-  reg [7:0] \$326 ;
-  reg [7:0] \$327 ;
-  reg [7:0] \$328 ;
-  reg \$329 ;
-  wire \$33 ;
-  reg \$330 ;
-  reg [7:0] \$331 ;
-  reg [3:0] \$332 ;
-  reg [7:0] \$333 ;
+  wire \$320 ;
+  wire \$321 ;
+  wire [32:0] \$322 ;
+  wire [32:0] \$323 ;
+  wire \$324 ;
+  wire [32:0] \$325 ;
+  wire [32:0] \$326 ;
+  wire [32:0] \$327 ;
+  wire [32:0] \$328 ;
+  reg [6:0] \$329 ;
+  wire [16:0] \$33 ;
+  reg [7:0] \$330 ;
+  reg [6:0] \$331 ;
+  reg \$332 ;
+  reg \$333 ;
   reg [7:0] \$334 ;
-  reg [7:0] \$335 ;
+  reg [3:0] \$335 ;
   reg [7:0] \$336 ;
   reg [7:0] \$337 ;
   reg [7:0] \$338 ;
   reg [7:0] \$339 ;
-  wire [15:0] \$34 ;
-  reg \$340 ;
-  reg \$341 ;
+  wire [3:0] \$34 ;
+  reg [7:0] \$340 ;
+  reg [7:0] \$341 ;
   reg [7:0] \$342 ;
-  reg [3:0] \$343 ;
+  reg [7:0] \$343 ;
   reg \$344 ;
-  reg [7:0] \$345 ;
+  reg \$345 ;
   reg [7:0] \$346 ;
-  reg [7:0] \$347 ;
+  reg [3:0] \$347 ;
   reg [7:0] \$348 ;
-  reg \$349 ;
-  wire [16:0] \$35 ;
-  reg \$350 ;
+  reg [7:0] \$349 ;
+  wire [3:0] \$35 ;
+  reg [7:0] \$350 ;
   reg [7:0] \$351 ;
-  reg [3:0] \$352 ;
-  reg \$353 ;
+  reg [7:0] \$352 ;
+  reg [7:0] \$353 ;
   reg [7:0] \$354 ;
-  reg [7:0] \$355 ;
-  reg [7:0] \$356 ;
+  reg \$355 ;
+  reg \$356 ;
   reg [7:0] \$357 ;
-  reg \$358 ;
+  reg [3:0] \$358 ;
   reg \$359 ;
-  wire [16:0] \$36 ;
+  wire [4:0] \$36 ;
   reg [7:0] \$360 ;
-  reg [3:0] \$361 ;
-  reg \$362 ;
+  reg [7:0] \$361 ;
+  reg [7:0] \$362 ;
   reg [7:0] \$363 ;
-  reg [7:0] \$364 ;
-  reg [7:0] \$365 ;
+  reg \$364 ;
+  reg \$365 ;
   reg [7:0] \$366 ;
-  reg [15:0] \$367 ;
+  reg [3:0] \$367 ;
   reg \$368 ;
-  reg [18:0] \$369 ;
-  wire \$37 ;
-  reg [17:0] \$370 ;
-  reg [4:0] \$371 ;
-  reg [15:0] \$372 ;
+  reg [7:0] \$369 ;
+  wire [15:0] \$37 ;
+  reg [7:0] \$370 ;
+  reg [7:0] \$371 ;
+  reg [7:0] \$372 ;
   reg \$373 ;
-  reg [18:0] \$374 ;
-  reg [17:0] \$375 ;
-  reg [4:0] \$376 ;
-  reg [15:0] \$377 ;
-  reg \$378 ;
-  reg [18:0] \$379 ;
-  wire [5:0] \$38 ;
-  reg [17:0] \$380 ;
-  reg [4:0] \$381 ;
+  reg \$374 ;
+  reg [7:0] \$375 ;
+  reg [3:0] \$376 ;
+  reg \$377 ;
+  reg [7:0] \$378 ;
+  reg [7:0] \$379 ;
+  wire [16:0] \$38 ;
+  reg [7:0] \$380 ;
+  reg [7:0] \$381 ;
   reg [15:0] \$382 ;
   reg \$383 ;
   reg [18:0] \$384 ;
   reg [17:0] \$385 ;
   reg [4:0] \$386 ;
-  reg [7:0] \$387 ;
-  reg [7:0] \$388 ;
-  reg \$389 ;
-  wire [30:0] \$39 ;
-  reg \$390 ;
-  reg \$391 ;
-  reg \$392 ;
-  reg [7:0] \$393 ;
-  reg [7:0] \$394 ;
-  reg \$395 ;
-  reg \$396 ;
-  reg [3:0] \$397 ;
-  reg [3:0] \$398 ;
-  reg [17:0] \$399 ;
-  wire [15:0] \$4 ;
-  wire [5:0] \$40 ;
-  reg [4:0] \$400 ;
-  reg [17:0] \$401 ;
-  reg [4:0] \$402 ;
-  reg [17:0] \$403 ;
-  reg [4:0] \$404 ;
-  reg [17:0] \$405 ;
-  reg [4:0] \$406 ;
-  reg [7:0] \$407 ;
-  reg \$408 ;
-  reg \$409 ;
-  wire [93:0] \$41 ;
-  reg [7:0] \$410 ;
+  reg [15:0] \$387 ;
+  reg \$388 ;
+  reg [18:0] \$389 ;
+  wire \$39 ;
+  reg [17:0] \$390 ;
+  reg [4:0] \$391 ;
+  reg [15:0] \$392 ;
+  reg \$393 ;
+  reg [18:0] \$394 ;
+  reg [17:0] \$395 ;
+  reg [4:0] \$396 ;
+  reg [15:0] \$397 ;
+  reg \$398 ;
+  reg [18:0] \$399 ;
+  wire \$4 ;
+  wire [15:0] \$40 ;
+  reg [17:0] \$400 ;
+  reg [4:0] \$401 ;
+  reg [7:0] \$402 ;
+  reg [7:0] \$403 ;
+  reg \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg \$407 ;
+  reg [7:0] \$408 ;
+  reg [7:0] \$409 ;
+  wire [16:0] \$41 ;
+  reg \$410 ;
   reg \$411 ;
   reg [3:0] \$412 ;
-  reg [21:0] \$413 ;
-  reg [21:0] \$414 ;
-  reg [21:0] \$415 ;
-  reg [21:0] \$416 ;
-  reg [7:0] \$417 ;
-  reg \$418 ;
-  reg \$419 ;
-  wire [15:0] \$42 ;
-  reg [7:0] \$420 ;
-  reg \$421 ;
-  reg [3:0] \$422 ;
-  reg [24:0] \$423 ;
-  reg [7:0] \$424 ;
-  reg \$425 ;
+  reg [3:0] \$413 ;
+  reg [17:0] \$414 ;
+  reg [4:0] \$415 ;
+  reg [17:0] \$416 ;
+  reg [4:0] \$417 ;
+  reg [17:0] \$418 ;
+  reg [4:0] \$419 ;
+  wire [16:0] \$42 ;
+  reg [17:0] \$420 ;
+  reg [4:0] \$421 ;
+  reg [7:0] \$422 ;
+  reg \$423 ;
+  reg \$424 ;
+  reg [7:0] \$425 ;
   reg \$426 ;
-  reg [7:0] \$427 ;
-  reg \$428 ;
-  reg [5:0] \$429 ;
-  wire [15:0] \$43 ;
-  reg \$430 ;
-  reg [6:0] \$431 ;
-  reg [6:0] \$432 ;
-  reg [24:0] \$433 ;
+  reg [3:0] \$427 ;
+  reg [21:0] \$428 ;
+  reg [21:0] \$429 ;
+  wire \$43 ;
+  reg [21:0] \$430 ;
+  reg [21:0] \$431 ;
+  reg [7:0] \$432 ;
+  reg \$433 ;
   reg \$434 ;
-  reg \$435 ;
+  reg [7:0] \$435 ;
   reg \$436 ;
-  reg [7:0] \$437 ;
-  reg [7:0] \$438 ;
-  reg \$439 ;
-  wire [16:0] \$44 ;
-  reg [24:0] \$440 ;
+  reg [3:0] \$437 ;
+  reg [24:0] \$438 ;
+  reg [7:0] \$439 ;
+  wire [5:0] \$44 ;
+  reg \$440 ;
   reg \$441 ;
-  reg \$442 ;
-  reg [7:0] \$443 ;
-  reg [7:0] \$444 ;
+  reg [7:0] \$442 ;
+  reg \$443 ;
+  reg [5:0] \$444 ;
   reg \$445 ;
   reg [6:0] \$446 ;
-  reg \$447 ;
-  reg [3:0] \$448 ;
+  reg [6:0] \$447 ;
+  reg [24:0] \$448 ;
   reg \$449 ;
-  wire [60:0] \$45 ;
+  wire [30:0] \$45 ;
   reg \$450 ;
-  reg [7:0] \$451 ;
+  reg \$451 ;
   reg [7:0] \$452 ;
-  reg \$453 ;
-  reg [6:0] \$454 ;
-  reg \$455 ;
-  reg [24:0] \$456 ;
-  reg [3:0] \$457 ;
-  reg [39:0] \$458 ;
-  reg \$459 ;
-  wire [60:0] \$46 ;
+  reg [7:0] \$453 ;
+  reg \$454 ;
+  reg [24:0] \$455 ;
+  reg \$456 ;
+  reg \$457 ;
+  reg [7:0] \$458 ;
+  reg [7:0] \$459 ;
+  wire [5:0] \$46 ;
   reg \$460 ;
-  reg [7:0] \$461 ;
-  reg [7:0] \$462 ;
-  reg \$463 ;
-  reg [6:0] \$464 ;
+  reg [6:0] \$461 ;
+  reg \$462 ;
+  reg [3:0] \$463 ;
+  reg \$464 ;
   reg \$465 ;
-  reg [24:0] \$466 ;
-  reg [3:0] \$467 ;
-  reg [45:0] \$468 ;
-  reg \$469 ;
-  wire [8:0] \$47 ;
-  reg [7:0] \$470 ;
-  reg \$471 ;
-  reg [7:0] \$472 ;
-  reg [45:0] \$473 ;
-  reg [3:0] \$474 ;
+  reg [7:0] \$466 ;
+  reg [7:0] \$467 ;
+  reg \$468 ;
+  reg [6:0] \$469 ;
+  wire [93:0] \$47 ;
+  reg \$470 ;
+  reg [24:0] \$471 ;
+  reg [3:0] \$472 ;
+  reg [39:0] \$473 ;
+  reg \$474 ;
   reg \$475 ;
   reg [7:0] \$476 ;
-  reg [30:0] \$477 ;
+  reg [7:0] \$477 ;
   reg \$478 ;
-  reg [7:0] \$479 ;
-  wire \$48 ;
+  reg [6:0] \$479 ;
+  wire [15:0] \$48 ;
   reg \$480 ;
-  reg [7:0] \$481 ;
-  reg \$482 ;
-  reg [7:0] \$483 ;
-  reg [4:0] \$484 ;
-  reg [30:0] \$485 ;
+  reg [24:0] \$481 ;
+  reg [3:0] \$482 ;
+  reg [45:0] \$483 ;
+  reg \$484 ;
+  reg [7:0] \$485 ;
   reg \$486 ;
   reg [7:0] \$487 ;
-  reg \$488 ;
-  reg [7:0] \$489 ;
-  wire \$49 ;
-  reg [4:0] \$490 ;
-  reg [15:0] \$491 ;
-  reg [12:0] \$492 ;
-  reg [13:0] \$493 ;
-  reg [12:0] \$494 ;
+  reg [45:0] \$488 ;
+  reg [3:0] \$489 ;
+  wire [15:0] \$49 ;
+  reg \$490 ;
+  reg [7:0] \$491 ;
+  reg [30:0] \$492 ;
+  reg \$493 ;
+  reg [7:0] \$494 ;
   reg \$495 ;
   reg [7:0] \$496 ;
   reg \$497 ;
   reg [7:0] \$498 ;
   reg [4:0] \$499 ;
-  wire [16:0] \$5 ;
-  wire \$50 ;
-  reg [15:0] \$500 ;
+  wire \$5 ;
+  wire [16:0] \$50 ;
+  reg [30:0] \$500 ;
   reg \$501 ;
   reg [7:0] \$502 ;
   reg \$503 ;
   reg [7:0] \$504 ;
   reg [4:0] \$505 ;
-  reg [27:0] \$506 ;
-  reg [15:0] \$507 ;
-  reg \$508 ;
-  reg [7:0] \$509 ;
-  wire \$51 ;
+  reg [15:0] \$506 ;
+  reg [12:0] \$507 ;
+  reg [13:0] \$508 ;
+  reg [12:0] \$509 ;
+  wire [60:0] \$51 ;
   reg \$510 ;
   reg [7:0] \$511 ;
-  reg [4:0] \$512 ;
-  reg [27:0] \$513 ;
-  reg [15:0] \$514 ;
-  reg [59:0] \$515 ;
+  reg \$512 ;
+  reg [7:0] \$513 ;
+  reg [4:0] \$514 ;
+  reg [15:0] \$515 ;
   reg \$516 ;
   reg [7:0] \$517 ;
   reg \$518 ;
   reg [7:0] \$519 ;
-  wire [3:0] \$52 ;
+  wire [60:0] \$52 ;
   reg [4:0] \$520 ;
   reg [27:0] \$521 ;
   reg [15:0] \$522 ;
-  reg [12:0] \$523 ;
-  reg \$524 ;
-  reg [30:0] \$525 ;
-  reg [6:0] \$526 ;
-  reg [6:0] \$527 ;
-  reg \$528 ;
-  reg \$529 ;
-  wire [3:0] \$53 ;
-  reg [5:0] \$530 ;
-  reg [12:0] \$531 ;
-  reg [4:0] \$532 ;
+  reg \$523 ;
+  reg [7:0] \$524 ;
+  reg \$525 ;
+  reg [7:0] \$526 ;
+  reg [4:0] \$527 ;
+  reg [27:0] \$528 ;
+  reg [15:0] \$529 ;
+  wire [8:0] \$53 ;
+  reg [59:0] \$530 ;
+  reg \$531 ;
+  reg [7:0] \$532 ;
   reg \$533 ;
-  reg [35:0] \$534 ;
-  reg \$535 ;
-  reg \$536 ;
-  reg [5:0] \$537 ;
+  reg [7:0] \$534 ;
+  reg [4:0] \$535 ;
+  reg [27:0] \$536 ;
+  reg [15:0] \$537 ;
   reg [12:0] \$538 ;
-  reg [4:0] \$539 ;
-  wire [4:0] \$54 ;
-  reg \$540 ;
-  reg [7:0] \$541 ;
-  reg [7:0] \$542 ;
-  reg [7:0] \$543 ;
-  reg [7:0] \$544 ;
-  reg [3:0] \$545 ;
-  reg \$546 ;
-  reg \$547 ;
-  reg [5:0] \$548 ;
-  reg [12:0] \$549 ;
-  wire [13:0] \$55 ;
-  reg [4:0] \$550 ;
+  reg \$539 ;
+  wire \$54 ;
+  reg [30:0] \$540 ;
+  reg [6:0] \$541 ;
+  reg [6:0] \$542 ;
+  reg \$543 ;
+  reg \$544 ;
+  reg [5:0] \$545 ;
+  reg [12:0] \$546 ;
+  reg [4:0] \$547 ;
+  reg \$548 ;
+  reg [35:0] \$549 ;
+  wire \$55 ;
+  reg \$550 ;
   reg \$551 ;
-  reg [13:0] \$552 ;
-  reg \$553 ;
-  reg [18:0] \$554 ;
-  reg [17:0] \$555 ;
-  reg [4:0] \$556 ;
-  reg [13:0] \$557 ;
-  reg \$558 ;
-  reg [18:0] \$559 ;
-  wire [14:0] \$56 ;
-  reg [17:0] \$560 ;
-  reg [4:0] \$561 ;
-  reg [13:0] \$562 ;
+  reg [5:0] \$552 ;
+  reg [12:0] \$553 ;
+  reg [4:0] \$554 ;
+  reg \$555 ;
+  reg [7:0] \$556 ;
+  reg [7:0] \$557 ;
+  reg [7:0] \$558 ;
+  reg [7:0] \$559 ;
+  wire \$56 ;
+  reg [3:0] \$560 ;
+  reg [3:0] \$561 ;
+  reg \$562 ;
   reg \$563 ;
-  reg [18:0] \$564 ;
-  reg [17:0] \$565 ;
+  reg [5:0] \$564 ;
+  reg [12:0] \$565 ;
   reg [4:0] \$566 ;
-  reg [13:0] \$567 ;
-  reg \$568 ;
-  reg [18:0] \$569 ;
+  reg \$567 ;
+  reg [13:0] \$568 ;
+  reg \$569 ;
   wire \$57 ;
-  reg [17:0] \$570 ;
-  reg [4:0] \$571 ;
-  reg [3:0] \$572 ;
-  reg [3:0] \$573 ;
+  reg [18:0] \$570 ;
+  reg [17:0] \$571 ;
+  reg [4:0] \$572 ;
+  reg [13:0] \$573 ;
   reg \$574 ;
-  reg \$575 ;
-  reg \$576 ;
-  reg \$577 ;
-  reg [5:0] \$578 ;
-  reg [5:0] \$579 ;
-  wire [13:0] \$58 ;
-  reg [12:0] \$580 ;
-  reg [12:0] \$581 ;
+  reg [18:0] \$575 ;
+  reg [17:0] \$576 ;
+  reg [4:0] \$577 ;
+  reg [13:0] \$578 ;
+  reg \$579 ;
+  wire [3:0] \$58 ;
+  reg [18:0] \$580 ;
+  reg [17:0] \$581 ;
   reg [4:0] \$582 ;
-  reg [4:0] \$583 ;
+  reg [13:0] \$583 ;
   reg \$584 ;
-  reg \$585 ;
+  reg [18:0] \$585 ;
   reg [17:0] \$586 ;
   reg [4:0] \$587 ;
-  reg [17:0] \$588 ;
-  reg [4:0] \$589 ;
-  wire [14:0] \$59 ;
-  reg [17:0] \$590 ;
-  reg [4:0] \$591 ;
-  reg [17:0] \$592 ;
-  reg [4:0] \$593 ;
-  reg [3:0] \$594 ;
+  reg [3:0] \$588 ;
+  reg [3:0] \$589 ;
+  wire [3:0] \$59 ;
+  reg [3:0] \$590 ;
+  reg [3:0] \$591 ;
+  reg \$592 ;
+  reg \$593 ;
+  reg \$594 ;
   reg \$595 ;
-  reg \$596 ;
+  reg [5:0] \$596 ;
   reg [5:0] \$597 ;
   reg [12:0] \$598 ;
-  reg [4:0] \$599 ;
+  reg [12:0] \$599 ;
   wire \$6 ;
-  wire [14:0] \$60 ;
-  reg \$600 ;
-  reg [17:0] \$601 ;
-  reg [17:0] \$602 ;
-  reg [17:0] \$603 ;
+  wire [4:0] \$60 ;
+  reg [4:0] \$600 ;
+  reg [4:0] \$601 ;
+  reg \$602 ;
+  reg \$603 ;
   reg [17:0] \$604 ;
-  reg [3:0] \$605 ;
-  reg \$606 ;
-  reg \$607 ;
-  reg [5:0] \$608 ;
-  reg [12:0] \$609 ;
-  wire [3:0] \$61 ;
-  reg [4:0] \$610 ;
-  reg \$611 ;
-  reg [30:0] \$612 ;
-  reg [30:0] \$613 ;
-  reg [30:0] \$614 ;
-  reg [30:0] \$615 ;
-  reg [3:0] \$616 ;
-  reg \$617 ;
-  reg \$618 ;
-  reg [5:0] \$619 ;
-  wire [3:0] \$62 ;
-  reg [12:0] \$620 ;
-  reg [4:0] \$621 ;
-  reg \$622 ;
-  reg [4:0] \$623 ;
-  reg [31:0] \$624 ;
-  reg [31:0] \$625 ;
-  reg [31:0] \$626 ;
-  reg [31:0] \$627 ;
-  reg [3:0] \$628 ;
-  reg \$629 ;
-  wire [4:0] \$63 ;
-  reg \$630 ;
-  reg [5:0] \$631 ;
-  reg [12:0] \$632 ;
-  reg [4:0] \$633 ;
-  reg \$634 ;
-  reg [4:0] \$635 ;
-  reg [7:0] \$636 ;
-  reg [7:0] \$637 ;
-  reg [7:0] \$638 ;
-  reg [7:0] \$639 ;
+  reg [4:0] \$605 ;
+  reg [17:0] \$606 ;
+  reg [4:0] \$607 ;
+  reg [17:0] \$608 ;
+  reg [4:0] \$609 ;
+  wire [13:0] \$61 ;
+  reg [17:0] \$610 ;
+  reg [4:0] \$611 ;
+  reg [3:0] \$612 ;
+  reg [3:0] \$613 ;
+  reg \$614 ;
+  reg \$615 ;
+  reg [5:0] \$616 ;
+  reg [12:0] \$617 ;
+  reg [4:0] \$618 ;
+  reg \$619 ;
+  wire [14:0] \$62 ;
+  reg [17:0] \$620 ;
+  reg [17:0] \$621 ;
+  reg [17:0] \$622 ;
+  reg [17:0] \$623 ;
+  reg [3:0] \$624 ;
+  reg [3:0] \$625 ;
+  reg \$626 ;
+  reg \$627 ;
+  reg [5:0] \$628 ;
+  reg [12:0] \$629 ;
+  wire \$63 ;
+  reg [4:0] \$630 ;
+  reg \$631 ;
+  reg [30:0] \$632 ;
+  reg [30:0] \$633 ;
+  reg [30:0] \$634 ;
+  reg [30:0] \$635 ;
+  reg [3:0] \$636 ;
+  reg [3:0] \$637 ;
+  reg \$638 ;
+  reg \$639 ;
   wire [13:0] \$64 ;
-  reg \$640 ;
-  reg \$641 ;
+  reg [5:0] \$640 ;
+  reg [12:0] \$641 ;
+  reg [4:0] \$642 ;
+  reg \$643 ;
+  reg [4:0] \$644 ;
+  reg [31:0] \$645 ;
+  reg [31:0] \$646 ;
+  reg [31:0] \$647 ;
+  reg [31:0] \$648 ;
+  reg [3:0] \$649 ;
   wire [14:0] \$65 ;
-  wire \$66 ;
-  wire [13:0] \$67 ;
-  wire [14:0] \$68 ;
-  wire [14:0] \$69 ;
-  wire [15:0] \$7 ;
-  wire [3:0] \$70 ;
-  wire [3:0] \$71 ;
-  wire [4:0] \$72 ;
+  reg [3:0] \$650 ;
+  reg \$651 ;
+  reg \$652 ;
+  reg [5:0] \$653 ;
+  reg [12:0] \$654 ;
+  reg [4:0] \$655 ;
+  reg \$656 ;
+  reg [4:0] \$657 ;
+  reg [7:0] \$658 ;
+  reg [7:0] \$659 ;
+  wire [14:0] \$66 ;
+  reg [7:0] \$660 ;
+  reg [7:0] \$661 ;
+  reg \$662 ;
+  reg \$663 ;
+  reg [3:0] \$664 ;
+  wire [3:0] \$67 ;
+  wire [3:0] \$68 ;
+  wire [4:0] \$69 ;
+  wire [3:0] \$7 ;
+  wire [13:0] \$70 ;
+  wire [14:0] \$71 ;
+  wire \$72 ;
   wire [13:0] \$73 ;
   wire [14:0] \$74 ;
-  wire \$75 ;
-  wire [13:0] \$76 ;
-  wire [14:0] \$77 ;
-  wire [14:0] \$78 ;
-  wire [3:0] \$79 ;
-  wire [16:0] \$8 ;
-  wire [3:0] \$80 ;
-  wire [4:0] \$81 ;
+  wire [14:0] \$75 ;
+  wire [3:0] \$76 ;
+  wire [3:0] \$77 ;
+  wire [4:0] \$78 ;
+  wire [13:0] \$79 ;
+  wire [3:0] \$8 ;
+  wire [14:0] \$80 ;
+  wire \$81 ;
   wire [13:0] \$82 ;
   wire [14:0] \$83 ;
-  wire \$84 ;
-  wire [13:0] \$85 ;
-  wire [14:0] \$86 ;
-  wire [14:0] \$87 ;
-  wire [5:0] \$88 ;
-  wire [7:0] \$89 ;
-  wire [16:0] \$9 ;
-  wire [8:0] \$90 ;
-  wire [9:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [7:0] \$93 ;
-  wire [7:0] \$94 ;
+  wire [14:0] \$84 ;
+  wire [3:0] \$85 ;
+  wire [3:0] \$86 ;
+  wire [4:0] \$87 ;
+  wire [13:0] \$88 ;
+  wire [14:0] \$89 ;
+  wire [4:0] \$9 ;
+  wire \$90 ;
+  wire [13:0] \$91 ;
+  wire [14:0] \$92 ;
+  wire [14:0] \$93 ;
+  wire [5:0] \$94 ;
   wire [7:0] \$95 ;
-  wire [7:0] \$96 ;
-  wire [7:0] \$97 ;
+  wire [8:0] \$96 ;
+  wire [9:0] \$97 ;
   wire [7:0] \$98 ;
   wire [7:0] \$99 ;
   reg [39:0] a10_addend = 40'h0000000000;
@@ -915,6 +948,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] d2_e1 = 8'h00;
   reg [7:0] d2_e2 = 8'h00;
   reg [7:0] d2_e3 = 8'h00;
+  reg [3:0] d2_keep = 4'h0;
   reg d2_last = 1'h0;
   reg [4:0] d2_lead = 5'h00;
   reg [3:0] d2_mask = 4'h0;
@@ -922,6 +956,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
   reg d2a_any = 1'h0;
+  reg [3:0] d2a_keep = 4'h0;
   reg d2a_last = 1'h0;
   reg [4:0] d2a_lead = 5'h00;
   reg [3:0] d2a_mask = 4'h0;
@@ -929,6 +964,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [12:0] d2a_recip = 13'h0000;
   reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
+  reg [3:0] d2b_keep = 4'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
   reg [3:0] d2b_mask = 4'h0;
@@ -940,6 +976,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [4:0] d3_drop1 = 5'h00;
   reg [4:0] d3_drop2 = 5'h00;
   reg [4:0] d3_drop3 = 5'h00;
+  reg [3:0] d3_keep = 4'h0;
   reg d3_last = 1'h0;
   reg [4:0] d3_lead = 5'h00;
   reg [17:0] d3_mantissa0 = 18'h00000;
@@ -951,6 +988,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [12:0] d3_recip = 13'h0000;
   reg d3_valid = 1'h0;
   reg d4_any = 1'h0;
+  reg [3:0] d4_keep = 4'h0;
   reg d4_last = 1'h0;
   reg [4:0] d4_lead = 5'h00;
   reg [3:0] d4_mask = 4'h0;
@@ -963,6 +1001,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [4:0] d4_shift;
   reg d4_valid = 1'h0;
   reg d5_any = 1'h0;
+  reg [3:0] d5_keep = 4'h0;
   reg d5_last = 1'h0;
   reg [4:0] d5_lead = 5'h00;
   reg [3:0] d5_mask = 4'h0;
@@ -975,6 +1014,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [4:0] d5_shift = 5'h00;
   reg d5_valid = 1'h0;
   reg d6_any = 1'h0;
+  reg [3:0] d6_keep = 4'h0;
   reg d6_last = 1'h0;
   reg [4:0] d6_lead = 5'h00;
   reg [3:0] d6_mask = 4'h0;
@@ -986,6 +1026,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [31:0] d6_twice2 = 32'd0;
   reg [31:0] d6_twice3 = 32'd0;
   reg d6_valid = 1'h0;
+  reg [3:0] d7_keep = 4'h0;
   reg d7_last = 1'h0;
   (* init = 1'h0 *)
   wire d7_valid;
@@ -1025,13 +1066,15 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
   reg [13:0] d_exp3_v_r = 14'h0000;
-  input [36:0] i__payload;
-  wire [36:0] i__payload;
+  wire [3:0] element;
+  input [40:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   output i__ready;
@@ -1055,16 +1098,17 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$275  = 28'h0000000;
+  reg [27:0] \n2_recip$277  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
-  output [32:0] o__payload;
-  wire [32:0] o__payload;
+  output [36:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   input o__ready;
   wire o__ready;
@@ -1298,891 +1342,923 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
+  assign \$311  = ~ d6_any;
+  assign \$312  = d6_mask[2] | \$311 ;
+  assign \$313  = d6_twice2 + 1'h1;
+  assign \$315  = \$314  > 8'hff;
+  assign \$316  = d6_twice2 + 1'h1;
+  assign \$318  = \$315  ? 33'h0000000ff : \$317 ;
+  assign \$319  = \$312  ? 33'h000000000 : \$318 ;
+  assign \$320  = ~ d6_any;
+  assign \$321  = d6_mask[3] | \$320 ;
+  assign \$322  = d6_twice3 + 1'h1;
+  assign \$324  = \$323  > 8'hff;
+  assign \$325  = d6_twice3 + 1'h1;
+  assign \$327  = \$324  ? 33'h0000000ff : \$326 ;
+  assign \$328  = \$321  ? 33'h000000000 : \$327 ;
   always @(posedge clk)
-    a1_mask <= \$320 ;
+    wr__addr <= \$329 ;
   always @(posedge clk)
-    a1_x0 <= \$321 ;
+    used <= \$330 ;
   always @(posedge clk)
-    a1_x1 <= \$322 ;
+    length <= \$331 ;
   always @(posedge clk)
-    a1_x2 <= \$323 ;
+    a1_valid <= \$332 ;
   always @(posedge clk)
-    a1_x3 <= \$324 ;
+    a1_last <= \$333 ;
   always @(posedge clk)
-    a2_e0 <= \$325 ;
+    a1_len <= \$334 ;
   always @(posedge clk)
-    a2_e1 <= \$326 ;
+    a1_mask <= \$335 ;
   always @(posedge clk)
-    a2_e2 <= \$327 ;
+    a1_x0 <= \$336 ;
   always @(posedge clk)
-    a2_e3 <= \$328 ;
+    a1_x1 <= \$337 ;
   always @(posedge clk)
-    a2_valid <= \$329 ;
+    a1_x2 <= \$338 ;
   always @(posedge clk)
-    a2_last <= \$330 ;
+    a1_x3 <= \$339 ;
   always @(posedge clk)
-    a2_len <= \$331 ;
+    a2_e0 <= \$340 ;
   always @(posedge clk)
-    a2_mask <= \$332 ;
+    a2_e1 <= \$341 ;
   always @(posedge clk)
-    a3_whole0 <= \$333 ;
+    a2_e2 <= \$342 ;
   always @(posedge clk)
-    a3_whole1 <= \$334 ;
+    a2_e3 <= \$343 ;
   always @(posedge clk)
-    a3_whole2 <= \$335 ;
+    a2_valid <= \$344 ;
   always @(posedge clk)
-    a3_whole3 <= \$336 ;
+    a2_last <= \$345 ;
   always @(posedge clk)
-    a3_max1_0 <= \$337 ;
+    a2_len <= \$346 ;
   always @(posedge clk)
-    a3_max1_1 <= \$338 ;
+    a2_mask <= \$347 ;
   always @(posedge clk)
-    a3_max2_0 <= \$339 ;
+    a3_whole0 <= \$348 ;
   always @(posedge clk)
-    a3_0_valid <= \$340 ;
+    a3_whole1 <= \$349 ;
   always @(posedge clk)
-    a3_0_last <= \$341 ;
+    a3_whole2 <= \$350 ;
   always @(posedge clk)
-    a3_0_len <= \$342 ;
+    a3_whole3 <= \$351 ;
   always @(posedge clk)
-    a3_0_mask <= \$343 ;
+    a3_max1_0 <= \$352 ;
   always @(posedge clk)
-    a3_0_any <= \$344 ;
+    a3_max1_1 <= \$353 ;
   always @(posedge clk)
-    a3_0_e0 <= \$345 ;
+    a3_max2_0 <= \$354 ;
   always @(posedge clk)
-    a3_0_e1 <= \$346 ;
+    a3_0_valid <= \$355 ;
   always @(posedge clk)
-    a3_0_e2 <= \$347 ;
+    a3_0_last <= \$356 ;
   always @(posedge clk)
-    a3_0_e3 <= \$348 ;
+    a3_0_len <= \$357 ;
   always @(posedge clk)
-    a3_1_valid <= \$349 ;
+    a3_0_mask <= \$358 ;
   always @(posedge clk)
-    a3_1_last <= \$350 ;
+    a3_0_any <= \$359 ;
   always @(posedge clk)
-    a3_1_len <= \$351 ;
+    a3_0_e0 <= \$360 ;
   always @(posedge clk)
-    a3_1_mask <= \$352 ;
+    a3_0_e1 <= \$361 ;
   always @(posedge clk)
-    a3_1_any <= \$353 ;
+    a3_0_e2 <= \$362 ;
   always @(posedge clk)
-    a3_1_e0 <= \$354 ;
+    a3_0_e3 <= \$363 ;
   always @(posedge clk)
-    a3_1_e1 <= \$355 ;
+    a3_1_valid <= \$364 ;
   always @(posedge clk)
-    a3_1_e2 <= \$356 ;
+    a3_1_last <= \$365 ;
   always @(posedge clk)
-    a3_1_e3 <= \$357 ;
+    a3_1_len <= \$366 ;
   always @(posedge clk)
-    a3_2_valid <= \$358 ;
+    a3_1_mask <= \$367 ;
   always @(posedge clk)
-    a3_2_last <= \$359 ;
+    a3_1_any <= \$368 ;
   always @(posedge clk)
-    a3_2_len <= \$360 ;
+    a3_1_e0 <= \$369 ;
   always @(posedge clk)
-    a3_2_mask <= \$361 ;
+    a3_1_e1 <= \$370 ;
   always @(posedge clk)
-    a3_2_any <= \$362 ;
+    a3_1_e2 <= \$371 ;
   always @(posedge clk)
-    a3_2_e0 <= \$363 ;
+    a3_1_e3 <= \$372 ;
   always @(posedge clk)
-    a3_2_e1 <= \$364 ;
+    a3_2_valid <= \$373 ;
   always @(posedge clk)
-    a3_2_e2 <= \$365 ;
+    a3_2_last <= \$374 ;
   always @(posedge clk)
-    a3_2_e3 <= \$366 ;
+    a3_2_len <= \$375 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$367 ;
+    a3_2_mask <= \$376 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$368 ;
+    a3_2_any <= \$377 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$369 ;
+    a3_2_e0 <= \$378 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$370 ;
+    a3_2_e1 <= \$379 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$371 ;
+    a3_2_e2 <= \$380 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$372 ;
+    a3_2_e3 <= \$381 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$373 ;
+    a_exp0_v_r <= \$382 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$374 ;
+    a_exp0_offset_r <= \$383 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$375 ;
+    a_exp0_step_r <= \$384 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$376 ;
+    a_exp0_lower_r <= \$385 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$377 ;
+    a_exp0_drop_r <= \$386 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$378 ;
+    a_exp1_v_r <= \$387 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$379 ;
+    a_exp1_offset_r <= \$388 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$380 ;
+    a_exp1_step_r <= \$389 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$381 ;
+    a_exp1_lower_r <= \$390 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$382 ;
+    a_exp1_drop_r <= \$391 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$383 ;
+    a_exp2_v_r <= \$392 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$384 ;
+    a_exp2_offset_r <= \$393 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$385 ;
+    a_exp2_step_r <= \$394 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$386 ;
+    a_exp2_lower_r <= \$395 ;
   always @(posedge clk)
-    a3a_max <= \$387 ;
+    a_exp2_drop_r <= \$396 ;
   always @(posedge clk)
-    a3b_max <= \$388 ;
+    a_exp3_v_r <= \$397 ;
   always @(posedge clk)
-    a3a_valid <= \$389 ;
+    a_exp3_offset_r <= \$398 ;
   always @(posedge clk)
-    a3b_valid <= \$390 ;
+    a_exp3_step_r <= \$399 ;
   always @(posedge clk)
-    a3a_last <= \$391 ;
+    a_exp3_lower_r <= \$400 ;
   always @(posedge clk)
-    a3b_last <= \$392 ;
+    a_exp3_drop_r <= \$401 ;
   always @(posedge clk)
-    a3a_len <= \$393 ;
+    a3a_max <= \$402 ;
   always @(posedge clk)
-    a3b_len <= \$394 ;
+    a3b_max <= \$403 ;
   always @(posedge clk)
-    a3a_any <= \$395 ;
+    a3a_valid <= \$404 ;
   always @(posedge clk)
-    a3b_any <= \$396 ;
+    a3b_valid <= \$405 ;
   always @(posedge clk)
-    a3a_mask <= \$397 ;
+    a3a_last <= \$406 ;
   always @(posedge clk)
-    a3b_mask <= \$398 ;
+    a3b_last <= \$407 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$399 ;
+    a3a_len <= \$408 ;
   always @(posedge clk)
-    a4_drop0 <= \$400 ;
+    a3b_len <= \$409 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$401 ;
+    a3a_any <= \$410 ;
   always @(posedge clk)
-    a4_drop1 <= \$402 ;
+    a3b_any <= \$411 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$403 ;
+    a3a_mask <= \$412 ;
   always @(posedge clk)
-    a4_drop2 <= \$404 ;
+    a3b_mask <= \$413 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$405 ;
+    a4_mantissa0 <= \$414 ;
   always @(posedge clk)
-    a4_drop3 <= \$406 ;
+    a4_drop0 <= \$415 ;
   always @(posedge clk)
-    a4_max <= \$407 ;
+    a4_mantissa1 <= \$416 ;
   always @(posedge clk)
-    a4_valid <= \$408 ;
+    a4_drop1 <= \$417 ;
   always @(posedge clk)
-    a4_last <= \$409 ;
+    a4_mantissa2 <= \$418 ;
   always @(posedge clk)
-    a4_len <= \$410 ;
+    a4_drop2 <= \$419 ;
   always @(posedge clk)
-    a4_any <= \$411 ;
+    a4_mantissa3 <= \$420 ;
   always @(posedge clk)
-    a4_mask <= \$412 ;
+    a4_drop3 <= \$421 ;
   always @(posedge clk)
-    a5_term0 <= \$413 ;
+    a4_max <= \$422 ;
   always @(posedge clk)
-    a5_term1 <= \$414 ;
+    a4_valid <= \$423 ;
   always @(posedge clk)
-    a5_term2 <= \$415 ;
+    a4_last <= \$424 ;
   always @(posedge clk)
-    a5_term3 <= \$416 ;
+    a4_len <= \$425 ;
   always @(posedge clk)
-    a5_max <= \$417 ;
+    a4_any <= \$426 ;
   always @(posedge clk)
-    a5_valid <= \$418 ;
+    a4_mask <= \$427 ;
   always @(posedge clk)
-    a5_last <= \$419 ;
+    a5_term0 <= \$428 ;
   always @(posedge clk)
-    a5_len <= \$420 ;
+    a5_term1 <= \$429 ;
   always @(posedge clk)
-    a5_any <= \$421 ;
+    a5_term2 <= \$430 ;
   always @(posedge clk)
-    a5_mask <= \$422 ;
+    a5_term3 <= \$431 ;
   always @(posedge clk)
-    a6_sum <= \$423 ;
+    a5_max <= \$432 ;
   always @(posedge clk)
-    a6_max <= \$424 ;
+    a5_valid <= \$433 ;
   always @(posedge clk)
-    a6_valid <= \$425 ;
+    a5_last <= \$434 ;
   always @(posedge clk)
-    a6_last <= \$426 ;
+    a5_len <= \$435 ;
   always @(posedge clk)
-    a6_len <= \$427 ;
+    a5_any <= \$436 ;
   always @(posedge clk)
-    a6_any <= \$428 ;
+    a5_mask <= \$437 ;
   always @(posedge clk)
-    run_max <= \$429 ;
+    a6_sum <= \$438 ;
   always @(posedge clk)
-    started <= \$430 ;
+    a6_max <= \$439 ;
   always @(posedge clk)
-    a7_old_shift <= \$431 ;
+    a6_valid <= \$440 ;
   always @(posedge clk)
-    a7_beat_shift <= \$432 ;
+    a6_last <= \$441 ;
   always @(posedge clk)
-    a7_beat_sum <= \$433 ;
+    a6_len <= \$442 ;
   always @(posedge clk)
-    a7_keep <= \$434 ;
+    a6_any <= \$443 ;
   always @(posedge clk)
-    a7_valid <= \$435 ;
+    run_max <= \$444 ;
   always @(posedge clk)
-    a7_last <= \$436 ;
+    started <= \$445 ;
   always @(posedge clk)
-    a7_len <= \$437 ;
+    a7_old_shift <= \$446 ;
   always @(posedge clk)
-    a7_max <= \$438 ;
+    a7_beat_shift <= \$447 ;
   always @(posedge clk)
-    a7_any <= \$439 ;
+    a7_beat_sum <= \$448 ;
   always @(posedge clk)
-    a8_term <= \$440 ;
+    a7_keep <= \$449 ;
   always @(posedge clk)
-    a8_valid <= \$441 ;
+    a7_valid <= \$450 ;
   always @(posedge clk)
-    a8_last <= \$442 ;
+    a7_last <= \$451 ;
   always @(posedge clk)
-    a8_len <= \$443 ;
+    a7_len <= \$452 ;
   always @(posedge clk)
-    a8_max <= \$444 ;
+    a7_max <= \$453 ;
   always @(posedge clk)
-    a8_any <= \$445 ;
+    a7_any <= \$454 ;
   always @(posedge clk)
-    a8_old_shift <= \$446 ;
+    a8_term <= \$455 ;
   always @(posedge clk)
-    a8_keep <= \$447 ;
+    a8_valid <= \$456 ;
   always @(posedge clk)
-    sum_pending <= \$448 ;
+    a8_last <= \$457 ;
   always @(posedge clk)
-    a9_valid <= \$449 ;
+    a8_len <= \$458 ;
   always @(posedge clk)
-    a9_last <= \$450 ;
+    a8_max <= \$459 ;
   always @(posedge clk)
-    a9_len <= \$451 ;
+    a8_any <= \$460 ;
   always @(posedge clk)
-    a9_max <= \$452 ;
+    a8_old_shift <= \$461 ;
   always @(posedge clk)
-    a9_any <= \$453 ;
+    a8_keep <= \$462 ;
   always @(posedge clk)
-    a9_old_shift <= \$454 ;
+    sum_pending <= \$463 ;
   always @(posedge clk)
-    a9_keep <= \$455 ;
+    a9_valid <= \$464 ;
   always @(posedge clk)
-    a9_term <= \$456 ;
+    a9_last <= \$465 ;
   always @(posedge clk)
-    a9_pending <= \$457 ;
+    a9_len <= \$466 ;
   always @(posedge clk)
-    a10_addend <= \$458 ;
+    a9_max <= \$467 ;
   always @(posedge clk)
-    a10_valid <= \$459 ;
+    a9_any <= \$468 ;
   always @(posedge clk)
-    a10_last <= \$460 ;
+    a9_old_shift <= \$469 ;
   always @(posedge clk)
-    a10_len <= \$461 ;
+    a9_keep <= \$470 ;
   always @(posedge clk)
-    a10_max <= \$462 ;
+    a9_term <= \$471 ;
   always @(posedge clk)
-    a10_any <= \$463 ;
+    a9_pending <= \$472 ;
   always @(posedge clk)
-    a10_old_shift <= \$464 ;
+    a10_addend <= \$473 ;
   always @(posedge clk)
-    a10_keep <= \$465 ;
+    a10_valid <= \$474 ;
   always @(posedge clk)
-    a10_term <= \$466 ;
+    a10_last <= \$475 ;
   always @(posedge clk)
-    a10_pending <= \$467 ;
+    a10_len <= \$476 ;
   always @(posedge clk)
-    sum_deferred <= \$468 ;
+    a10_max <= \$477 ;
   always @(posedge clk)
-    r0a_valid <= \$469 ;
+    a10_any <= \$478 ;
   always @(posedge clk)
-    r0a_max <= \$470 ;
+    a10_old_shift <= \$479 ;
   always @(posedge clk)
-    r0a_any <= \$471 ;
+    a10_keep <= \$480 ;
   always @(posedge clk)
-    r0a_len <= \$472 ;
+    a10_term <= \$481 ;
   always @(posedge clk)
-    r0a_acc <= \$473 ;
+    a10_pending <= \$482 ;
   always @(posedge clk)
-    r0a_pending <= \$474 ;
+    sum_deferred <= \$483 ;
   always @(posedge clk)
-    r0_valid <= \$475 ;
+    r0a_valid <= \$484 ;
   always @(posedge clk)
-    r0_max <= \$476 ;
+    r0a_max <= \$485 ;
   always @(posedge clk)
-    r0_sum <= \$477 ;
+    r0a_any <= \$486 ;
   always @(posedge clk)
-    r0_any <= \$478 ;
+    r0a_len <= \$487 ;
   always @(posedge clk)
-    r0_len <= \$479 ;
+    r0a_acc <= \$488 ;
   always @(posedge clk)
-    r1_valid <= \$480 ;
+    r0a_pending <= \$489 ;
   always @(posedge clk)
-    r1_max <= \$481 ;
+    r0_valid <= \$490 ;
   always @(posedge clk)
-    r1_any <= \$482 ;
+    r0_max <= \$491 ;
   always @(posedge clk)
-    r1_len <= \$483 ;
+    r0_sum <= \$492 ;
   always @(posedge clk)
-    r1_lead <= \$484 ;
+    r0_any <= \$493 ;
   always @(posedge clk)
-    r1_sum <= \$485 ;
+    r0_len <= \$494 ;
   always @(posedge clk)
-    r2_valid <= \$486 ;
+    r1_valid <= \$495 ;
   always @(posedge clk)
-    r2_max <= \$487 ;
+    r1_max <= \$496 ;
   always @(posedge clk)
-    r2_any <= \$488 ;
+    r1_any <= \$497 ;
   always @(posedge clk)
-    r2_len <= \$489 ;
+    r1_len <= \$498 ;
   always @(posedge clk)
-    r2_lead <= \$490 ;
+    r1_lead <= \$499 ;
   always @(posedge clk)
-    r2_mantissa <= \$491 ;
+    r1_sum <= \$500 ;
   always @(posedge clk)
-    recip_offset_r <= \$492 ;
+    r2_valid <= \$501 ;
   always @(posedge clk)
-    recip_step_r <= \$493 ;
+    r2_max <= \$502 ;
   always @(posedge clk)
-    recip_lower_r <= \$494 ;
+    r2_any <= \$503 ;
   always @(posedge clk)
-    r2b_valid <= \$495 ;
+    r2_len <= \$504 ;
   always @(posedge clk)
-    r2b_max <= \$496 ;
+    r2_lead <= \$505 ;
   always @(posedge clk)
-    r2b_any <= \$497 ;
+    r2_mantissa <= \$506 ;
   always @(posedge clk)
-    r2b_len <= \$498 ;
+    recip_offset_r <= \$507 ;
   always @(posedge clk)
-    r2b_lead <= \$499 ;
+    recip_step_r <= \$508 ;
   always @(posedge clk)
-    r2b_mantissa <= \$500 ;
+    recip_lower_r <= \$509 ;
   always @(posedge clk)
-    r3_valid <= \$501 ;
+    r2b_valid <= \$510 ;
   always @(posedge clk)
-    r3_max <= \$502 ;
+    r2b_max <= \$511 ;
   always @(posedge clk)
-    r3_any <= \$503 ;
+    r2b_any <= \$512 ;
   always @(posedge clk)
-    r3_len <= \$504 ;
+    r2b_len <= \$513 ;
   always @(posedge clk)
-    r3_lead <= \$505 ;
+    r2b_lead <= \$514 ;
   always @(posedge clk)
-    r3_recip <= \$506 ;
+    r2b_mantissa <= \$515 ;
   always @(posedge clk)
-    r3_mantissa <= \$507 ;
+    r3_valid <= \$516 ;
   always @(posedge clk)
-    n1_valid <= \$508 ;
+    r3_max <= \$517 ;
   always @(posedge clk)
-    n1_max <= \$509 ;
+    r3_any <= \$518 ;
   always @(posedge clk)
-    n1_any <= \$510 ;
+    r3_len <= \$519 ;
   always @(posedge clk)
-    n1_len <= \$511 ;
+    r3_lead <= \$520 ;
   always @(posedge clk)
-    n1_lead <= \$512 ;
+    r3_recip <= \$521 ;
   always @(posedge clk)
-    n1_recip <= \$513 ;
+    r3_mantissa <= \$522 ;
   always @(posedge clk)
-    n1_mantissa <= \$514 ;
+    n1_valid <= \$523 ;
   always @(posedge clk)
-    n1_product <= \$515 ;
+    n1_max <= \$524 ;
   always @(posedge clk)
-    w_en <= \$516 ;
+    n1_any <= \$525 ;
   always @(posedge clk)
-    n2_max <= \$517 ;
+    n1_len <= \$526 ;
   always @(posedge clk)
-    n2_any <= \$518 ;
+    n1_lead <= \$527 ;
   always @(posedge clk)
-    n2_len <= \$519 ;
+    n1_recip <= \$528 ;
   always @(posedge clk)
-    n2_lead <= \$520 ;
+    n1_mantissa <= \$529 ;
   always @(posedge clk)
-    \n2_recip$275  <= \$521 ;
+    n1_product <= \$530 ;
   always @(posedge clk)
-    n2_mantissa <= \$522 ;
+    w_en <= \$531 ;
   always @(posedge clk)
-    n2_recip <= \$523 ;
+    n2_max <= \$532 ;
   always @(posedge clk)
-    vector_valid <= \$524 ;
+    n2_any <= \$533 ;
   always @(posedge clk)
-    vector_head <= \$525 ;
+    n2_len <= \$534 ;
   always @(posedge clk)
-    rd__addr <= \$526 ;
+    n2_lead <= \$535 ;
   always @(posedge clk)
-    count <= \$527 ;
+    \n2_recip$277  <= \$536 ;
   always @(posedge clk)
-    d1_valid <= \$528 ;
+    n2_mantissa <= \$537 ;
   always @(posedge clk)
-    d1_last <= \$529 ;
+    n2_recip <= \$538 ;
   always @(posedge clk)
-    d1_max <= \$530 ;
+    vector_valid <= \$539 ;
   always @(posedge clk)
-    d1_recip <= \$531 ;
+    vector_head <= \$540 ;
   always @(posedge clk)
-    d1_lead <= \$532 ;
+    rd__addr <= \$541 ;
   always @(posedge clk)
-    d1_any <= \$533 ;
+    count <= \$542 ;
   always @(posedge clk)
-    d1b_ring <= \$534 ;
+    d1_valid <= \$543 ;
   always @(posedge clk)
-    d1b_valid <= \$535 ;
+    d1_last <= \$544 ;
   always @(posedge clk)
-    d1b_last <= \$536 ;
+    d1_max <= \$545 ;
   always @(posedge clk)
-    d1b_max <= \$537 ;
+    d1_recip <= \$546 ;
   always @(posedge clk)
-    d1b_recip <= \$538 ;
+    d1_lead <= \$547 ;
   always @(posedge clk)
-    d1b_lead <= \$539 ;
+    d1_any <= \$548 ;
   always @(posedge clk)
-    d1b_any <= \$540 ;
+    d1b_ring <= \$549 ;
   always @(posedge clk)
-    d2_e0 <= \$541 ;
+    d1b_valid <= \$550 ;
   always @(posedge clk)
-    d2_e1 <= \$542 ;
+    d1b_last <= \$551 ;
   always @(posedge clk)
-    d2_e2 <= \$543 ;
+    d1b_max <= \$552 ;
   always @(posedge clk)
-    d2_e3 <= \$544 ;
+    d1b_recip <= \$553 ;
   always @(posedge clk)
-    d2_mask <= \$545 ;
+    d1b_lead <= \$554 ;
   always @(posedge clk)
-    d2_valid <= \$546 ;
+    d1b_any <= \$555 ;
   always @(posedge clk)
-    d2_last <= \$547 ;
+    d2_e0 <= \$556 ;
   always @(posedge clk)
-    d2_max <= \$548 ;
+    d2_e1 <= \$557 ;
   always @(posedge clk)
-    d2_recip <= \$549 ;
+    d2_e2 <= \$558 ;
   always @(posedge clk)
-    d2_lead <= \$550 ;
+    d2_e3 <= \$559 ;
   always @(posedge clk)
-    d2_any <= \$551 ;
+    d2_mask <= \$560 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$552 ;
+    d2_keep <= \$561 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$553 ;
+    d2_valid <= \$562 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$554 ;
+    d2_last <= \$563 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$555 ;
+    d2_max <= \$564 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$556 ;
+    d2_recip <= \$565 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$557 ;
+    d2_lead <= \$566 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$558 ;
+    d2_any <= \$567 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$559 ;
+    d_exp0_v_r <= \$568 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$560 ;
+    d_exp0_offset_r <= \$569 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$561 ;
+    d_exp0_step_r <= \$570 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$562 ;
+    d_exp0_lower_r <= \$571 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$563 ;
+    d_exp0_drop_r <= \$572 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$564 ;
+    d_exp1_v_r <= \$573 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$565 ;
+    d_exp1_offset_r <= \$574 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$566 ;
+    d_exp1_step_r <= \$575 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$567 ;
+    d_exp1_lower_r <= \$576 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$568 ;
+    d_exp1_drop_r <= \$577 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$569 ;
+    d_exp2_v_r <= \$578 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$570 ;
+    d_exp2_offset_r <= \$579 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$571 ;
+    d_exp2_step_r <= \$580 ;
   always @(posedge clk)
-    d2a_mask <= \$572 ;
+    d_exp2_lower_r <= \$581 ;
   always @(posedge clk)
-    d2b_mask <= \$573 ;
+    d_exp2_drop_r <= \$582 ;
   always @(posedge clk)
-    d2a_valid <= \$574 ;
+    d_exp3_v_r <= \$583 ;
   always @(posedge clk)
-    d2b_valid <= \$575 ;
+    d_exp3_offset_r <= \$584 ;
   always @(posedge clk)
-    d2a_last <= \$576 ;
+    d_exp3_step_r <= \$585 ;
   always @(posedge clk)
-    d2b_last <= \$577 ;
+    d_exp3_lower_r <= \$586 ;
   always @(posedge clk)
-    d2a_max <= \$578 ;
+    d_exp3_drop_r <= \$587 ;
   always @(posedge clk)
-    d2b_max <= \$579 ;
+    d2a_mask <= \$588 ;
   always @(posedge clk)
-    d2a_recip <= \$580 ;
+    d2b_mask <= \$589 ;
   always @(posedge clk)
-    d2b_recip <= \$581 ;
+    d2a_keep <= \$590 ;
   always @(posedge clk)
-    d2a_lead <= \$582 ;
+    d2b_keep <= \$591 ;
   always @(posedge clk)
-    d2b_lead <= \$583 ;
+    d2a_valid <= \$592 ;
   always @(posedge clk)
-    d2a_any <= \$584 ;
+    d2b_valid <= \$593 ;
   always @(posedge clk)
-    d2b_any <= \$585 ;
+    d2a_last <= \$594 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$586 ;
+    d2b_last <= \$595 ;
   always @(posedge clk)
-    d3_drop0 <= \$587 ;
+    d2a_max <= \$596 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$588 ;
+    d2b_max <= \$597 ;
   always @(posedge clk)
-    d3_drop1 <= \$589 ;
+    d2a_recip <= \$598 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$590 ;
+    d2b_recip <= \$599 ;
   always @(posedge clk)
-    d3_drop2 <= \$591 ;
+    d2a_lead <= \$600 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$592 ;
+    d2b_lead <= \$601 ;
   always @(posedge clk)
-    d3_drop3 <= \$593 ;
+    d2a_any <= \$602 ;
   always @(posedge clk)
-    d3_mask <= \$594 ;
+    d2b_any <= \$603 ;
   always @(posedge clk)
-    d3_valid <= \$595 ;
+    d3_mantissa0 <= \$604 ;
   always @(posedge clk)
-    d3_last <= \$596 ;
+    d3_drop0 <= \$605 ;
   always @(posedge clk)
-    d3_max <= \$597 ;
+    d3_mantissa1 <= \$606 ;
   always @(posedge clk)
-    d3_recip <= \$598 ;
+    d3_drop1 <= \$607 ;
   always @(posedge clk)
-    d3_lead <= \$599 ;
+    d3_mantissa2 <= \$608 ;
   always @(posedge clk)
-    d3_any <= \$600 ;
+    d3_drop2 <= \$609 ;
   always @(posedge clk)
-    d4_num0 <= \$601 ;
+    d3_mantissa3 <= \$610 ;
   always @(posedge clk)
-    d4_num1 <= \$602 ;
+    d3_drop3 <= \$611 ;
   always @(posedge clk)
-    d4_num2 <= \$603 ;
+    d3_mask <= \$612 ;
   always @(posedge clk)
-    d4_num3 <= \$604 ;
+    d3_keep <= \$613 ;
   always @(posedge clk)
-    d4_mask <= \$605 ;
+    d3_valid <= \$614 ;
   always @(posedge clk)
-    d4_valid <= \$606 ;
+    d3_last <= \$615 ;
   always @(posedge clk)
-    d4_last <= \$607 ;
+    d3_max <= \$616 ;
   always @(posedge clk)
-    d4_max <= \$608 ;
+    d3_recip <= \$617 ;
   always @(posedge clk)
-    d4_recip <= \$609 ;
+    d3_lead <= \$618 ;
   always @(posedge clk)
-    d4_lead <= \$610 ;
+    d3_any <= \$619 ;
   always @(posedge clk)
-    d4_any <= \$611 ;
+    d4_num0 <= \$620 ;
   always @(posedge clk)
-    d5_prod0 <= \$612 ;
+    d4_num1 <= \$621 ;
   always @(posedge clk)
-    d5_prod1 <= \$613 ;
+    d4_num2 <= \$622 ;
   always @(posedge clk)
-    d5_prod2 <= \$614 ;
+    d4_num3 <= \$623 ;
   always @(posedge clk)
-    d5_prod3 <= \$615 ;
+    d4_mask <= \$624 ;
   always @(posedge clk)
-    d5_mask <= \$616 ;
+    d4_keep <= \$625 ;
   always @(posedge clk)
-    d5_valid <= \$617 ;
+    d4_valid <= \$626 ;
   always @(posedge clk)
-    d5_last <= \$618 ;
+    d4_last <= \$627 ;
   always @(posedge clk)
-    d5_max <= \$619 ;
+    d4_max <= \$628 ;
   always @(posedge clk)
-    d5_recip <= \$620 ;
+    d4_recip <= \$629 ;
   always @(posedge clk)
-    d5_lead <= \$621 ;
+    d4_lead <= \$630 ;
   always @(posedge clk)
-    d5_any <= \$622 ;
+    d4_any <= \$631 ;
   always @(posedge clk)
-    d5_shift <= \$623 ;
+    d5_prod0 <= \$632 ;
   always @(posedge clk)
-    d6_twice0 <= \$624 ;
+    d5_prod1 <= \$633 ;
   always @(posedge clk)
-    d6_twice1 <= \$625 ;
+    d5_prod2 <= \$634 ;
   always @(posedge clk)
-    d6_twice2 <= \$626 ;
+    d5_prod3 <= \$635 ;
   always @(posedge clk)
-    d6_twice3 <= \$627 ;
+    d5_mask <= \$636 ;
   always @(posedge clk)
-    d6_mask <= \$628 ;
+    d5_keep <= \$637 ;
   always @(posedge clk)
-    d6_valid <= \$629 ;
+    d5_valid <= \$638 ;
   always @(posedge clk)
-    d6_last <= \$630 ;
+    d5_last <= \$639 ;
   always @(posedge clk)
-    d6_max <= \$631 ;
+    d5_max <= \$640 ;
   always @(posedge clk)
-    d6_recip <= \$632 ;
+    d5_recip <= \$641 ;
   always @(posedge clk)
-    d6_lead <= \$633 ;
+    d5_lead <= \$642 ;
   always @(posedge clk)
-    d6_any <= \$634 ;
+    d5_any <= \$643 ;
   always @(posedge clk)
-    d6_shift <= \$635 ;
+    d5_shift <= \$644 ;
   always @(posedge clk)
-    d7_y0 <= \$636 ;
+    d6_twice0 <= \$645 ;
   always @(posedge clk)
-    d7_y1 <= \$637 ;
+    d6_twice1 <= \$646 ;
   always @(posedge clk)
-    d7_y2 <= \$638 ;
+    d6_twice2 <= \$647 ;
   always @(posedge clk)
-    d7_y3 <= \$639 ;
+    d6_twice3 <= \$648 ;
   always @(posedge clk)
-    o__valid <= \$640 ;
+    d6_mask <= \$649 ;
   always @(posedge clk)
-    d7_last <= \$641 ;
+    d6_keep <= \$650 ;
+  always @(posedge clk)
+    d6_valid <= \$651 ;
+  always @(posedge clk)
+    d6_last <= \$652 ;
+  always @(posedge clk)
+    d6_max <= \$653 ;
+  always @(posedge clk)
+    d6_recip <= \$654 ;
+  always @(posedge clk)
+    d6_lead <= \$655 ;
+  always @(posedge clk)
+    d6_any <= \$656 ;
+  always @(posedge clk)
+    d6_shift <= \$657 ;
+  always @(posedge clk)
+    d7_y0 <= \$658 ;
+  always @(posedge clk)
+    d7_y1 <= \$659 ;
+  always @(posedge clk)
+    d7_y2 <= \$660 ;
+  always @(posedge clk)
+    d7_y3 <= \$661 ;
+  always @(posedge clk)
+    o__valid <= \$662 ;
+  always @(posedge clk)
+    d7_last <= \$663 ;
+  always @(posedge clk)
+    d7_keep <= \$664 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$3  = \$2  + 1'h1;
-  assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h16);
-  assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 17'h00016 : \$8 ;
-  assign \$12  = \$11  + 1'h1;
+  assign \$1  = ~ i__payload[39:36];
+  assign element = i__payload[35:32] & \$1 ;
+  assign \$2  = ~ element;
+  assign \$3  = element[0] ? i__payload[0] : i__payload[32];
+  assign \$4  = element[1] ? i__payload[8] : i__payload[33];
+  assign \$5  = element[2] ? i__payload[16] : i__payload[34];
+  assign \$6  = element[3] ? i__payload[24] : i__payload[35];
+  assign \$9  = \$8  + 1'h1;
+  assign \$11  = - $signed(\$10 );
+  assign \$12  = $signed(\$11 ) > $signed(6'h16);
   assign \$14  = - $signed(\$13 );
-  assign \$15  = $signed(\$14 ) > $signed(6'h16);
-  assign \$17  = - $signed(\$16 );
-  assign \$18  = \$15  ? 17'h00016 : \$17 ;
-  assign \$21  = \$20  + 1'h1;
+  assign \$15  = \$12  ? 17'h00016 : \$14 ;
+  assign \$18  = \$17  + 1'h1;
+  assign \$20  = - $signed(\$19 );
+  assign \$21  = $signed(\$20 ) > $signed(6'h16);
   assign \$23  = - $signed(\$22 );
-  assign \$24  = $signed(\$23 ) > $signed(6'h16);
-  assign \$26  = - $signed(\$25 );
-  assign \$27  = \$24  ? 17'h00016 : \$26 ;
-  assign \$30  = \$29  + 1'h1;
+  assign \$24  = \$21  ? 17'h00016 : \$23 ;
+  assign \$27  = \$26  + 1'h1;
+  assign \$29  = - $signed(\$28 );
+  assign \$30  = $signed(\$29 ) > $signed(6'h16);
   assign \$32  = - $signed(\$31 );
-  assign \$33  = $signed(\$32 ) > $signed(6'h16);
-  assign \$35  = - $signed(\$34 );
-  assign \$36  = \$33  ? 17'h00016 : \$35 ;
-  assign \$37  = r1_lead >= 5'h10;
-  assign \$38  = r1_lead - 5'h10;
-  assign \$39  = r1_sum >> \$38 ;
-  assign \$40  = 5'h10 - r1_lead;
-  assign \$41  = r1_sum << \$40 ;
-  assign \$44  = \$43  + 1'h1;
-  assign \$45  = $signed(30'h10000000) - $signed(n1_product);
-  assign \$47  = n2_len - 1'h1;
-  assign \$48  = ~ o__valid;
-  assign ce = \$48  | o__ready;
-  assign \$49  = ~ vector_valid;
-  assign \$50  = \$49  | vector_pop;
-  assign vector_load = r_rdy & \$50 ;
+  assign \$33  = \$30  ? 17'h00016 : \$32 ;
+  assign \$36  = \$35  + 1'h1;
+  assign \$38  = - $signed(\$37 );
+  assign \$39  = $signed(\$38 ) > $signed(6'h16);
+  assign \$41  = - $signed(\$40 );
+  assign \$42  = \$39  ? 17'h00016 : \$41 ;
+  assign \$43  = r1_lead >= 5'h10;
+  assign \$44  = r1_lead - 5'h10;
+  assign \$45  = r1_sum >> \$44 ;
+  assign \$46  = 5'h10 - r1_lead;
+  assign \$47  = r1_sum << \$46 ;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$53  = n2_len - 1'h1;
+  assign \$54  = ~ o__valid;
+  assign ce = \$54  | o__ready;
+  assign \$55  = ~ vector_valid;
+  assign \$56  = \$55  | vector_pop;
+  assign vector_load = r_rdy & \$56 ;
   assign issue = ce & vector_valid;
-  assign \$51  = count == vector_head[30:25];
-  assign vector_pop = issue & \$51 ;
-  assign \$54  = \$53  + 1'h1;
-  assign \$56  = - $signed(\$55 );
-  assign \$57  = $signed(\$56 ) > $signed(6'h12);
-  assign \$59  = - $signed(\$58 );
-  assign \$60  = \$57  ? 15'h0012 : \$59 ;
-  assign \$63  = \$62  + 1'h1;
+  assign \$57  = count == vector_head[30:25];
+  assign vector_pop = issue & \$57 ;
+  assign \$60  = \$59  + 1'h1;
+  assign \$62  = - $signed(\$61 );
+  assign \$63  = $signed(\$62 ) > $signed(6'h12);
   assign \$65  = - $signed(\$64 );
-  assign \$66  = $signed(\$65 ) > $signed(6'h12);
-  assign \$68  = - $signed(\$67 );
-  assign \$69  = \$66  ? 15'h0012 : \$68 ;
-  assign \$72  = \$71  + 1'h1;
+  assign \$66  = \$63  ? 15'h0012 : \$65 ;
+  assign \$69  = \$68  + 1'h1;
+  assign \$71  = - $signed(\$70 );
+  assign \$72  = $signed(\$71 ) > $signed(6'h12);
   assign \$74  = - $signed(\$73 );
-  assign \$75  = $signed(\$74 ) > $signed(6'h12);
-  assign \$77  = - $signed(\$76 );
-  assign \$78  = \$75  ? 15'h0012 : \$77 ;
-  assign \$81  = \$80  + 1'h1;
+  assign \$75  = \$72  ? 15'h0012 : \$74 ;
+  assign \$78  = \$77  + 1'h1;
+  assign \$80  = - $signed(\$79 );
+  assign \$81  = $signed(\$80 ) > $signed(6'h12);
   assign \$83  = - $signed(\$82 );
-  assign \$84  = $signed(\$83 ) > $signed(6'h12);
-  assign \$86  = - $signed(\$85 );
-  assign \$87  = \$84  ? 15'h0012 : \$86 ;
-  assign \$88  = d4_lead + 1'h0;
-  assign \$89  = wr__addr + 1'h1;
-  assign \$90  = used + accept;
-  assign \$91  = \$90  - issue;
-  assign \$92  = length + 1'h1;
-  assign \$93  = i__payload[36] ? 8'h00 : \$92 ;
-  assign \$94  = length + 1'h1;
-  assign \$96  = a2_mask[0] ? 8'he0 : \$95 ;
-  assign \$98  = a2_mask[1] ? 8'he0 : \$97 ;
-  assign \$100  = a2_mask[2] ? 8'he0 : \$99 ;
-  assign \$102  = a2_mask[3] ? 8'he0 : \$101 ;
-  assign \$103  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$104  = \$103  ? a3_whole0 : a3_whole1;
-  assign \$105  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$106  = \$105  ? a3_whole2 : a3_whole3;
-  assign \$107  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$108  = \$107  ? a3_max1_0 : a3_max1_1;
-  assign \$109  = & a2_mask;
-  assign \$110  = ~ \$109 ;
-  assign \$112  = $signed(a3_2_e0) - $signed(\$111 );
-  assign \$113  = a_exp0_upper - a_exp0_lower;
-  assign \$115  = $signed(a3_2_e1) - $signed(\$114 );
-  assign \$116  = a_exp1_upper - a_exp1_lower;
-  assign \$118  = $signed(a3_2_e2) - $signed(\$117 );
-  assign \$119  = a_exp2_upper - a_exp2_lower;
-  assign \$121  = $signed(a3_2_e3) - $signed(\$120 );
-  assign \$122  = a_exp3_upper - a_exp3_lower;
-  assign \$123  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$125  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$124 );
-  assign \$126  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$128  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$127 );
-  assign \$129  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$131  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$130 );
-  assign \$132  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$134  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$133 );
-  assign \$136  = 1'h1 << a4_drop0;
-  assign \$138  = \$135  + \$137 ;
-  assign \$139  = \$138  >> a4_drop0;
-  assign \$141  = a4_mask[0] ? 22'h000000 : \$140 ;
-  assign \$143  = 1'h1 << a4_drop1;
+  assign \$84  = \$81  ? 15'h0012 : \$83 ;
+  assign \$87  = \$86  + 1'h1;
+  assign \$89  = - $signed(\$88 );
+  assign \$90  = $signed(\$89 ) > $signed(6'h12);
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = \$90  ? 15'h0012 : \$92 ;
+  assign \$94  = d4_lead + 1'h0;
+  assign \$95  = wr__addr + 1'h1;
+  assign \$96  = used + accept;
+  assign \$97  = \$96  - issue;
+  assign \$98  = length + 1'h1;
+  assign \$99  = i__payload[40] ? 8'h00 : \$98 ;
+  assign \$100  = length + 1'h1;
+  assign \$101  = ~ element;
+  assign \$103  = a2_mask[0] ? 8'he0 : \$102 ;
+  assign \$105  = a2_mask[1] ? 8'he0 : \$104 ;
+  assign \$107  = a2_mask[2] ? 8'he0 : \$106 ;
+  assign \$109  = a2_mask[3] ? 8'he0 : \$108 ;
+  assign \$110  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$111  = \$110  ? a3_whole0 : a3_whole1;
+  assign \$112  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$113  = \$112  ? a3_whole2 : a3_whole3;
+  assign \$114  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$115  = \$114  ? a3_max1_0 : a3_max1_1;
+  assign \$116  = & a2_mask;
+  assign \$117  = ~ \$116 ;
+  assign \$119  = $signed(a3_2_e0) - $signed(\$118 );
+  assign \$120  = a_exp0_upper - a_exp0_lower;
+  assign \$122  = $signed(a3_2_e1) - $signed(\$121 );
+  assign \$123  = a_exp1_upper - a_exp1_lower;
+  assign \$125  = $signed(a3_2_e2) - $signed(\$124 );
+  assign \$126  = a_exp2_upper - a_exp2_lower;
+  assign \$128  = $signed(a3_2_e3) - $signed(\$127 );
+  assign \$129  = a_exp3_upper - a_exp3_lower;
+  assign \$130  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$132  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$131 );
+  assign \$133  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$135  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$134 );
+  assign \$136  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$138  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$137 );
+  assign \$139  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$141  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$140 );
+  assign \$143  = 1'h1 << a4_drop0;
   assign \$145  = \$142  + \$144 ;
-  assign \$146  = \$145  >> a4_drop1;
-  assign \$148  = a4_mask[1] ? 22'h000000 : \$147 ;
-  assign \$150  = 1'h1 << a4_drop2;
+  assign \$146  = \$145  >> a4_drop0;
+  assign \$148  = a4_mask[0] ? 22'h000000 : \$147 ;
+  assign \$150  = 1'h1 << a4_drop1;
   assign \$152  = \$149  + \$151 ;
-  assign \$153  = \$152  >> a4_drop2;
-  assign \$155  = a4_mask[2] ? 22'h000000 : \$154 ;
-  assign \$157  = 1'h1 << a4_drop3;
+  assign \$153  = \$152  >> a4_drop1;
+  assign \$155  = a4_mask[1] ? 22'h000000 : \$154 ;
+  assign \$157  = 1'h1 << a4_drop2;
   assign \$159  = \$156  + \$158 ;
-  assign \$160  = \$159  >> a4_drop3;
-  assign \$162  = a4_mask[3] ? 22'h000000 : \$161 ;
-  assign \$163  = a5_term0 + a5_term1;
-  assign \$164  = \$163  + a5_term2;
-  assign \$165  = \$164  + a5_term3;
-  assign \$166  = ~ started;
-  assign \$167  = $signed(a6_max) > $signed(run_max);
-  assign \$168  = \$166  | \$167 ;
-  assign \$169  = \$168  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$170  = a6_any ? \$169  : { run_max[5], run_max[5], run_max };
-  assign \$171  = started | a6_any;
-  assign \$172  = a6_last ? 1'h0 : \$171 ;
+  assign \$160  = \$159  >> a4_drop2;
+  assign \$162  = a4_mask[2] ? 22'h000000 : \$161 ;
+  assign \$164  = 1'h1 << a4_drop3;
+  assign \$166  = \$163  + \$165 ;
+  assign \$167  = \$166  >> a4_drop3;
+  assign \$169  = a4_mask[3] ? 22'h000000 : \$168 ;
+  assign \$170  = a5_term0 + a5_term1;
+  assign \$171  = \$170  + a5_term2;
+  assign \$172  = \$171  + a5_term3;
   assign \$173  = ~ started;
   assign \$174  = $signed(a6_max) > $signed(run_max);
   assign \$175  = \$173  | \$174 ;
   assign \$176  = \$175  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$177  = $signed(\$176 ) - $signed(run_max);
-  assign \$178  = a6_any ? \$177  : 9'h000;
-  assign \$179  = ~ started;
-  assign \$180  = $signed(a6_max) > $signed(run_max);
-  assign \$181  = \$179  | \$180 ;
-  assign \$182  = \$181  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$183  = $signed(\$182 ) - $signed(a6_max);
-  assign \$184  = a6_any ? a6_sum : 25'h0000000;
-  assign \$185  = ~ started;
-  assign \$186  = $signed(a6_max) > $signed(run_max);
-  assign \$187  = \$185  | \$186 ;
-  assign \$188  = \$187  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$189  = a6_any ? \$188  : { run_max[5], run_max[5], run_max };
-  assign \$190  = started | a6_any;
-  assign \$191  = a7_beat_shift >= 5'h1f;
-  assign \$192  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$193  = \$191  ? 25'h0000000 : \$192 ;
-  assign \$194  = sum_pending + a8_old_shift;
-  assign \$195  = a8_keep ? \$194  : 8'h00;
-  assign \$196  = sum_pending + a8_old_shift;
-  assign \$197  = a8_keep ? \$196  : 8'h00;
-  assign \$198  = a9_term << a9_pending;
-  assign \$199  = a10_keep ? sum_deferred : 46'h000000000000;
-  assign \$200  = \$199  + a10_addend;
-  assign \$201  = a10_valid & a10_last;
-  assign \$202  = a10_keep ? sum_deferred : 46'h000000000000;
-  assign \$203  = \$202  + a10_addend;
-  assign \$204  = r0a_acc >> r0a_pending;
-  assign \$205  = recip_upper - recip_lower;
-  assign \$206  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$208  = $signed({ 1'h0, recip_lower_r }) + $signed(\$207 );
-  assign \$210  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
-  assign \$211  = $signed(\$209 ) + $signed(\$210 );
-  assign \$212  = $signed(n1_recip) * $signed(\$46 [7:0]);
-  assign \$213  = $signed(\$212 ) + $signed(16'h4000);
-  assign \$215  = $signed(n1_recip) + $signed(\$214 );
-  assign \$216  = rd__addr + 1'h1;
-  assign \$217  = count == vector_head[30:25];
-  assign \$218  = count + 1'h1;
-  assign \$219  = \$217  ? 8'h00 : \$218 ;
-  assign \$220  = count == vector_head[30:25];
-  assign \$221  = issue & \$220 ;
-  assign \$223  = $signed(d2_e0) - $signed(\$222 );
-  assign \$224  = d_exp0_upper - d_exp0_lower;
-  assign \$226  = $signed(d2_e1) - $signed(\$225 );
-  assign \$227  = d_exp1_upper - d_exp1_lower;
-  assign \$229  = $signed(d2_e2) - $signed(\$228 );
-  assign \$230  = d_exp2_upper - d_exp2_lower;
-  assign \$232  = $signed(d2_e3) - $signed(\$231 );
-  assign \$233  = d_exp3_upper - d_exp3_lower;
-  assign \$234  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$236  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$235 );
-  assign \$237  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$239  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$238 );
-  assign \$240  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$242  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$241 );
-  assign \$243  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$245  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$244 );
-  assign \$247  = 1'h1 << d3_drop0;
-  assign \$249  = \$246  + \$248 ;
-  assign \$250  = \$249  >> d3_drop0;
-  assign \$252  = 1'h1 << d3_drop1;
-  assign \$254  = \$251  + \$253 ;
-  assign \$255  = \$254  >> d3_drop1;
-  assign \$257  = 1'h1 << d3_drop2;
-  assign \$259  = \$256  + \$258 ;
-  assign \$260  = \$259  >> d3_drop2;
-  assign \$262  = 1'h1 << d3_drop3;
+  assign \$177  = a6_any ? \$176  : { run_max[5], run_max[5], run_max };
+  assign \$178  = started | a6_any;
+  assign \$179  = a6_last ? 1'h0 : \$178 ;
+  assign \$180  = ~ started;
+  assign \$181  = $signed(a6_max) > $signed(run_max);
+  assign \$182  = \$180  | \$181 ;
+  assign \$183  = \$182  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$184  = $signed(\$183 ) - $signed(run_max);
+  assign \$185  = a6_any ? \$184  : 9'h000;
+  assign \$186  = ~ started;
+  assign \$187  = $signed(a6_max) > $signed(run_max);
+  assign \$188  = \$186  | \$187 ;
+  assign \$189  = \$188  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$190  = $signed(\$189 ) - $signed(a6_max);
+  assign \$191  = a6_any ? a6_sum : 25'h0000000;
+  assign \$192  = ~ started;
+  assign \$193  = $signed(a6_max) > $signed(run_max);
+  assign \$194  = \$192  | \$193 ;
+  assign \$195  = \$194  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$196  = a6_any ? \$195  : { run_max[5], run_max[5], run_max };
+  assign \$197  = started | a6_any;
+  assign \$198  = a7_beat_shift >= 5'h1f;
+  assign \$199  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$200  = \$198  ? 25'h0000000 : \$199 ;
+  assign \$201  = sum_pending + a8_old_shift;
+  assign \$202  = a8_keep ? \$201  : 8'h00;
+  assign \$203  = sum_pending + a8_old_shift;
+  assign \$204  = a8_keep ? \$203  : 8'h00;
+  assign \$205  = a9_term << a9_pending;
+  assign \$206  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$207  = \$206  + a10_addend;
+  assign \$208  = a10_valid & a10_last;
+  assign \$209  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$210  = \$209  + a10_addend;
+  assign \$211  = r0a_acc >> r0a_pending;
+  assign \$212  = recip_upper - recip_lower;
+  assign \$213  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$215  = $signed({ 1'h0, recip_lower_r }) + $signed(\$214 );
+  assign \$217  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$218  = $signed(\$216 ) + $signed(\$217 );
+  assign \$219  = $signed(n1_recip) * $signed(\$52 [7:0]);
+  assign \$220  = $signed(\$219 ) + $signed(16'h4000);
+  assign \$222  = $signed(n1_recip) + $signed(\$221 );
+  assign \$223  = rd__addr + 1'h1;
+  assign \$224  = count == vector_head[30:25];
+  assign \$225  = count + 1'h1;
+  assign \$226  = \$224  ? 8'h00 : \$225 ;
+  assign \$227  = count == vector_head[30:25];
+  assign \$228  = issue & \$227 ;
+  assign \$229  = ~ d1b_ring[32];
+  assign \$230  = \$229  | d1b_ring[0];
+  assign \$231  = ~ d1b_ring[33];
+  assign \$232  = \$231  | d1b_ring[8];
+  assign \$233  = ~ d1b_ring[34];
+  assign \$234  = \$233  | d1b_ring[16];
+  assign \$235  = ~ d1b_ring[35];
+  assign \$236  = \$235  | d1b_ring[24];
+  assign \$238  = $signed(d2_e0) - $signed(\$237 );
+  assign \$239  = d_exp0_upper - d_exp0_lower;
+  assign \$241  = $signed(d2_e1) - $signed(\$240 );
+  assign \$242  = d_exp1_upper - d_exp1_lower;
+  assign \$244  = $signed(d2_e2) - $signed(\$243 );
+  assign \$245  = d_exp2_upper - d_exp2_lower;
+  assign \$247  = $signed(d2_e3) - $signed(\$246 );
+  assign \$248  = d_exp3_upper - d_exp3_lower;
+  assign \$249  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$251  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$250 );
+  assign \$252  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$254  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$253 );
+  assign \$255  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$257  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$256 );
+  assign \$258  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$260  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$259 );
+  assign \$262  = 1'h1 << d3_drop0;
   assign \$264  = \$261  + \$263 ;
-  assign \$265  = \$264  >> d3_drop3;
-  assign \$266  = d4_num0 * d4_recip;
-  assign \$267  = d4_num1 * d4_recip;
-  assign \$268  = d4_num2 * d4_recip;
-  assign \$269  = d4_num3 * d4_recip;
-  assign \$271  = \$270  >> d5_shift;
-  assign \$273  = \$272  >> d5_shift;
-  assign \$275  = \$274  >> d5_shift;
-  assign \$277  = \$276  >> d5_shift;
-  assign \$278  = ~ d6_any;
-  assign \$279  = d6_mask[0] | \$278 ;
-  assign \$280  = d6_twice0 + 1'h1;
-  assign \$282  = \$281  > 8'hff;
-  assign \$283  = d6_twice0 + 1'h1;
-  assign \$285  = \$282  ? 33'h0000000ff : \$284 ;
-  assign \$286  = \$279  ? 33'h000000000 : \$285 ;
-  assign \$287  = ~ d6_any;
-  assign \$288  = d6_mask[1] | \$287 ;
-  assign \$289  = d6_twice1 + 1'h1;
-  assign \$291  = \$290  > 8'hff;
-  assign \$292  = d6_twice1 + 1'h1;
-  assign \$294  = \$291  ? 33'h0000000ff : \$293 ;
-  assign \$295  = \$288  ? 33'h000000000 : \$294 ;
-  assign \$296  = ~ d6_any;
-  assign \$297  = d6_mask[2] | \$296 ;
-  assign \$298  = d6_twice2 + 1'h1;
-  assign \$300  = \$299  > 8'hff;
-  assign \$301  = d6_twice2 + 1'h1;
-  assign \$303  = \$300  ? 33'h0000000ff : \$302 ;
-  assign \$304  = \$297  ? 33'h000000000 : \$303 ;
-  assign \$305  = ~ d6_any;
-  assign \$306  = d6_mask[3] | \$305 ;
-  assign \$307  = d6_twice3 + 1'h1;
-  assign \$309  = \$308  > 8'hff;
-  assign \$310  = d6_twice3 + 1'h1;
-  assign \$312  = \$309  ? 33'h0000000ff : \$311 ;
-  assign \$313  = \$306  ? 33'h000000000 : \$312 ;
-  always @(posedge clk)
-    wr__addr <= \$314 ;
-  always @(posedge clk)
-    used <= \$315 ;
-  always @(posedge clk)
-    length <= \$316 ;
-  always @(posedge clk)
-    a1_valid <= \$317 ;
-  always @(posedge clk)
-    a1_last <= \$318 ;
-  always @(posedge clk)
-    a1_len <= \$319 ;
+  assign \$265  = \$264  >> d3_drop0;
+  assign \$267  = 1'h1 << d3_drop1;
+  assign \$269  = \$266  + \$268 ;
+  assign \$270  = \$269  >> d3_drop1;
+  assign \$272  = 1'h1 << d3_drop2;
+  assign \$274  = \$271  + \$273 ;
+  assign \$275  = \$274  >> d3_drop2;
+  assign \$277  = 1'h1 << d3_drop3;
+  assign \$279  = \$276  + \$278 ;
+  assign \$280  = \$279  >> d3_drop3;
+  assign \$281  = d4_num0 * d4_recip;
+  assign \$282  = d4_num1 * d4_recip;
+  assign \$283  = d4_num2 * d4_recip;
+  assign \$284  = d4_num3 * d4_recip;
+  assign \$286  = \$285  >> d5_shift;
+  assign \$288  = \$287  >> d5_shift;
+  assign \$290  = \$289  >> d5_shift;
+  assign \$292  = \$291  >> d5_shift;
+  assign \$293  = ~ d6_any;
+  assign \$294  = d6_mask[0] | \$293 ;
+  assign \$295  = d6_twice0 + 1'h1;
+  assign \$297  = \$296  > 8'hff;
+  assign \$298  = d6_twice0 + 1'h1;
+  assign \$300  = \$297  ? 33'h0000000ff : \$299 ;
+  assign \$301  = \$294  ? 33'h000000000 : \$300 ;
+  assign \$302  = ~ d6_any;
+  assign \$303  = d6_mask[1] | \$302 ;
+  assign \$304  = d6_twice1 + 1'h1;
+  assign \$306  = \$305  > 8'hff;
+  assign \$307  = d6_twice1 + 1'h1;
+  assign \$309  = \$306  ? 33'h0000000ff : \$308 ;
+  assign \$310  = \$303  ? 33'h000000000 : \$309 ;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2192,3053 +2268,6 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     .w_en(w_en),
     .w_port__data(w_data)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = i__payload[7:0];
-    if (rst) begin
-      \$321  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = i__payload[15:8];
-    if (rst) begin
-      \$322  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = i__payload[23:16];
-    if (rst) begin
-      \$323  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = i__payload[31:24];
-    if (rst) begin
-      \$324  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = a1_x0;
-    if (rst) begin
-      \$325  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = a1_x1;
-    if (rst) begin
-      \$326  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = a1_x2;
-    if (rst) begin
-      \$327  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = a1_x3;
-    if (rst) begin
-      \$328  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = a1_valid;
-    if (rst) begin
-      \$329  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = a1_last;
-    if (rst) begin
-      \$330  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = a1_len;
-    if (rst) begin
-      \$331  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = a1_mask;
-    if (rst) begin
-      \$332  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = \$96 ;
-    if (rst) begin
-      \$333  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$98 ;
-    if (rst) begin
-      \$334  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = \$100 ;
-    if (rst) begin
-      \$335  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = \$102 ;
-    if (rst) begin
-      \$336  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = \$104 ;
-    if (rst) begin
-      \$337  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = \$106 ;
-    if (rst) begin
-      \$338  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = \$108 ;
-    if (rst) begin
-      \$339  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = a2_valid;
-    if (rst) begin
-      \$340  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = a2_last;
-    if (rst) begin
-      \$341  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = a2_len;
-    if (rst) begin
-      \$342  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = a2_mask;
-    if (rst) begin
-      \$343  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = \$110 ;
-    if (rst) begin
-      \$344  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = a2_e0;
-    if (rst) begin
-      \$345  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a2_e1;
-    if (rst) begin
-      \$346  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a2_e2;
-    if (rst) begin
-      \$347  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a2_e3;
-    if (rst) begin
-      \$348  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a3_0_valid;
-    if (rst) begin
-      \$349  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = a3_0_last;
-    if (rst) begin
-      \$350  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = a3_0_len;
-    if (rst) begin
-      \$351  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = a3_0_mask;
-    if (rst) begin
-      \$352  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = a3_0_any;
-    if (rst) begin
-      \$353  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = a3_0_e0;
-    if (rst) begin
-      \$354  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = a3_0_e1;
-    if (rst) begin
-      \$355  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = a3_0_e2;
-    if (rst) begin
-      \$356  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = a3_0_e3;
-    if (rst) begin
-      \$357  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a3_1_valid;
-    if (rst) begin
-      \$358  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = a3_1_last;
-    if (rst) begin
-      \$359  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = a3_1_len;
-    if (rst) begin
-      \$360  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = a3_1_mask;
-    if (rst) begin
-      \$361  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = a3_1_any;
-    if (rst) begin
-      \$362  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a3_1_e0;
-    if (rst) begin
-      \$363  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = a3_1_e1;
-    if (rst) begin
-      \$364  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = a3_1_e2;
-    if (rst) begin
-      \$365  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = a3_1_e3;
-    if (rst) begin
-      \$366  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = \$112 ;
-    if (rst) begin
-      \$367  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = a_exp0_v_r[0];
-    if (rst) begin
-      \$368  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = \$113 ;
-    if (rst) begin
-      \$369  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = a_exp0_lower;
-    if (rst) begin
-      \$370  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = \$9 [4:0];
-    if (rst) begin
-      \$371  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = \$115 ;
-    if (rst) begin
-      \$372  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = a_exp1_v_r[0];
-    if (rst) begin
-      \$373  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = \$116 ;
-    if (rst) begin
-      \$374  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = a_exp1_lower;
-    if (rst) begin
-      \$375  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = \$18 [4:0];
-    if (rst) begin
-      \$376  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = \$118 ;
-    if (rst) begin
-      \$377  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = a_exp2_v_r[0];
-    if (rst) begin
-      \$378  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = \$119 ;
-    if (rst) begin
-      \$379  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = a_exp2_lower;
-    if (rst) begin
-      \$380  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = \$27 [4:0];
-    if (rst) begin
-      \$381  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = \$121 ;
-    if (rst) begin
-      \$382  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = a_exp3_v_r[0];
-    if (rst) begin
-      \$383  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$122 ;
-    if (rst) begin
-      \$384  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = a_exp3_lower;
-    if (rst) begin
-      \$385  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$36 [4:0];
-    if (rst) begin
-      \$386  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = a3_max2_0;
-    if (rst) begin
-      \$387  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = a3a_max;
-    if (rst) begin
-      \$388  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a3_2_valid;
-    if (rst) begin
-      \$389  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = a3a_valid;
-    if (rst) begin
-      \$390  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a3_2_last;
-    if (rst) begin
-      \$391  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a3a_last;
-    if (rst) begin
-      \$392  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = a3_2_len;
-    if (rst) begin
-      \$393  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a3a_len;
-    if (rst) begin
-      \$394  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a3_2_any;
-    if (rst) begin
-      \$395  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a3a_any;
-    if (rst) begin
-      \$396  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a3_2_mask;
-    if (rst) begin
-      \$397  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = a3a_mask;
-    if (rst) begin
-      \$398  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = \$125 [17:0];
-    if (rst) begin
-      \$399  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = a_exp0_drop_r;
-    if (rst) begin
-      \$400  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = \$128 [17:0];
-    if (rst) begin
-      \$401  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = a_exp1_drop_r;
-    if (rst) begin
-      \$402  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = \$131 [17:0];
-    if (rst) begin
-      \$403  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = a_exp2_drop_r;
-    if (rst) begin
-      \$404  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = \$134 [17:0];
-    if (rst) begin
-      \$405  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a_exp3_drop_r;
-    if (rst) begin
-      \$406  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a3b_max;
-    if (rst) begin
-      \$407  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a3b_valid;
-    if (rst) begin
-      \$408  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a3b_last;
-    if (rst) begin
-      \$409  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a3b_len;
-    if (rst) begin
-      \$410  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a3b_any;
-    if (rst) begin
-      \$411  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a3b_mask;
-    if (rst) begin
-      \$412  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = \$141 ;
-    if (rst) begin
-      \$413  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = \$148 ;
-    if (rst) begin
-      \$414  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$155 ;
-    if (rst) begin
-      \$415  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$162 ;
-    if (rst) begin
-      \$416  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = a4_max;
-    if (rst) begin
-      \$417  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a4_valid;
-    if (rst) begin
-      \$418  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = a4_last;
-    if (rst) begin
-      \$419  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a4_len;
-    if (rst) begin
-      \$420  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = a4_any;
-    if (rst) begin
-      \$421  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a4_mask;
-    if (rst) begin
-      \$422  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = \$165 ;
-    if (rst) begin
-      \$423  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = a5_max;
-    if (rst) begin
-      \$424  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a5_valid;
-    if (rst) begin
-      \$425  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a5_last;
-    if (rst) begin
-      \$426  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a5_len;
-    if (rst) begin
-      \$427  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a5_any;
-    if (rst) begin
-      \$428  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = run_max;
-    if (a6_valid) begin
-      \$429  = \$170 [5:0];
-    end
-    if (rst) begin
-      \$429  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = started;
-    if (a6_valid) begin
-      \$430  = \$172 ;
-    end
-    if (rst) begin
-      \$430  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = \$178 [6:0];
-    if (rst) begin
-      \$431  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$183 [6:0];
-    if (rst) begin
-      \$432  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = \$184 ;
-    if (rst) begin
-      \$433  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = started;
-    if (rst) begin
-      \$434  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = a6_valid;
-    if (rst) begin
-      \$435  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a6_last;
-    if (rst) begin
-      \$436  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a6_len;
-    if (rst) begin
-      \$437  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = \$189 ;
-    if (rst) begin
-      \$438  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = \$190 ;
-    if (rst) begin
-      \$439  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = \$193 ;
-    if (rst) begin
-      \$440  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = a7_valid;
-    if (rst) begin
-      \$441  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a7_last;
-    if (rst) begin
-      \$442  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a7_len;
-    if (rst) begin
-      \$443  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = a7_max;
-    if (rst) begin
-      \$444  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = a7_any;
-    if (rst) begin
-      \$445  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a7_old_shift;
-    if (rst) begin
-      \$446  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = a7_keep;
-    if (rst) begin
-      \$447  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = sum_pending;
-    if (a8_valid) begin
-      \$448  = \$195 [3:0];
-    end
-    if (rst) begin
-      \$448  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = a8_valid;
-    if (rst) begin
-      \$449  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = a8_last;
-    if (rst) begin
-      \$450  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = a8_len;
-    if (rst) begin
-      \$451  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = a8_max;
-    if (rst) begin
-      \$452  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a8_any;
-    if (rst) begin
-      \$453  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = a8_old_shift;
-    if (rst) begin
-      \$454  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = a8_keep;
-    if (rst) begin
-      \$455  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = a8_term;
-    if (rst) begin
-      \$456  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = \$197 [3:0];
-    if (rst) begin
-      \$457  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = \$198 ;
-    if (rst) begin
-      \$458  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = a9_valid;
-    if (rst) begin
-      \$459  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = a9_last;
-    if (rst) begin
-      \$460  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = a9_len;
-    if (rst) begin
-      \$461  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = a9_max;
-    if (rst) begin
-      \$462  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = a9_any;
-    if (rst) begin
-      \$463  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = a9_old_shift;
-    if (rst) begin
-      \$464  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = a9_keep;
-    if (rst) begin
-      \$465  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = a9_term;
-    if (rst) begin
-      \$466  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = a9_pending;
-    if (rst) begin
-      \$467  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = sum_deferred;
-    if (a10_valid) begin
-      \$468  = \$200 [45:0];
-    end
-    if (rst) begin
-      \$468  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = \$201 ;
-    if (rst) begin
-      \$469  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = a10_max;
-    if (rst) begin
-      \$470  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = a10_any;
-    if (rst) begin
-      \$471  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = a10_len;
-    if (rst) begin
-      \$472  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = \$203 [45:0];
-    if (rst) begin
-      \$473  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = a10_pending;
-    if (rst) begin
-      \$474  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = r0a_valid;
-    if (rst) begin
-      \$475  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = r0a_max;
-    if (rst) begin
-      \$476  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = \$204 [30:0];
-    if (rst) begin
-      \$477  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = r0a_any;
-    if (rst) begin
-      \$478  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = r0a_len;
-    if (rst) begin
-      \$479  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = r0_valid;
-    if (rst) begin
-      \$480  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = r0_max;
-    if (rst) begin
-      \$481  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = r0_any;
-    if (rst) begin
-      \$482  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = r0_len;
-    if (rst) begin
-      \$483  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = recip_lead;
-    if (rst) begin
-      \$484  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = r0_sum;
-    if (rst) begin
-      \$485  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = r1_valid;
-    if (rst) begin
-      \$486  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = r1_max;
-    if (rst) begin
-      \$487  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = r1_any;
-    if (rst) begin
-      \$488  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = r1_len;
-    if (rst) begin
-      \$489  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = r1_lead;
-    if (rst) begin
-      \$490  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = recip_normal[15:0];
-    if (rst) begin
-      \$491  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = r2_mantissa[12:0];
-    if (rst) begin
-      \$492  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = \$205 ;
-    if (rst) begin
-      \$493  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = recip_lower;
-    if (rst) begin
-      \$494  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = r2_valid;
-    if (rst) begin
-      \$495  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = r2_max;
-    if (rst) begin
-      \$496  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = r2_any;
-    if (rst) begin
-      \$497  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = r2_len;
-    if (rst) begin
-      \$498  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = r2_lead;
-    if (rst) begin
-      \$499  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = r2_mantissa;
-    if (rst) begin
-      \$500  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = r2b_valid;
-    if (rst) begin
-      \$501  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = r2b_max;
-    if (rst) begin
-      \$502  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = r2b_any;
-    if (rst) begin
-      \$503  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = r2b_len;
-    if (rst) begin
-      \$504  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = r2b_lead;
-    if (rst) begin
-      \$505  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = \$208 ;
-    if (rst) begin
-      \$506  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = r2b_mantissa;
-    if (rst) begin
-      \$507  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = r3_valid;
-    if (rst) begin
-      \$508  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = r3_max;
-    if (rst) begin
-      \$509  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = r3_any;
-    if (rst) begin
-      \$510  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = r3_len;
-    if (rst) begin
-      \$511  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = r3_lead;
-    if (rst) begin
-      \$512  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = r3_recip;
-    if (rst) begin
-      \$513  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = r3_mantissa;
-    if (rst) begin
-      \$514  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = \$211 ;
-    if (rst) begin
-      \$515  = 60'h000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = n1_valid;
-    if (rst) begin
-      \$516  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = n1_max;
-    if (rst) begin
-      \$517  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = n1_any;
-    if (rst) begin
-      \$518  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = n1_len;
-    if (rst) begin
-      \$519  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = n1_lead;
-    if (rst) begin
-      \$520  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = n1_recip;
-    if (rst) begin
-      \$521  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = n1_mantissa;
-    if (rst) begin
-      \$522  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = \$215 [12:0];
-    if (rst) begin
-      \$523  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = vector_valid;
-    if (vector_load) begin
-      \$524  = 1'h1;
-    end else if (vector_pop) begin
-      \$524  = 1'h0;
-    end
-    if (rst) begin
-      \$524  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = vector_head;
-    if (vector_load) begin
-      \$525  = r_data;
-    end
-    if (rst) begin
-      \$525  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = rd__addr;
-    if (issue) begin
-      \$526  = \$216 [6:0];
-    end
-    if (rst) begin
-      \$526  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = count;
-    if (issue) begin
-      \$527  = \$219 [6:0];
-    end
-    if (rst) begin
-      \$527  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d1_valid;
-    if (ce) begin
-      \$528  = issue;
-    end
-    if (rst) begin
-      \$528  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d1_last;
-    if (ce) begin
-      \$529  = \$221 ;
-    end
-    if (rst) begin
-      \$529  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d1_max;
-    if (ce) begin
-      \$530  = vector_head[5:0];
-    end
-    if (rst) begin
-      \$530  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d1_recip;
-    if (ce) begin
-      \$531  = vector_head[18:6];
-    end
-    if (rst) begin
-      \$531  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d1_lead;
-    if (ce) begin
-      \$532  = vector_head[23:19];
-    end
-    if (rst) begin
-      \$532  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d1_any;
-    if (ce) begin
-      \$533  = vector_head[24];
-    end
-    if (rst) begin
-      \$533  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d1b_ring;
-    if (ce) begin
-      \$534  = rd__data;
-    end
-    if (rst) begin
-      \$534  = 36'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d1b_valid;
-    if (ce) begin
-      \$535  = d1_valid;
-    end
-    if (rst) begin
-      \$535  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d1b_last;
-    if (ce) begin
-      \$536  = d1_last;
-    end
-    if (rst) begin
-      \$536  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d1b_max;
-    if (ce) begin
-      \$537  = d1_max;
-    end
-    if (rst) begin
-      \$537  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d1b_recip;
-    if (ce) begin
-      \$538  = d1_recip;
-    end
-    if (rst) begin
-      \$538  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d1b_lead;
-    if (ce) begin
-      \$539  = d1_lead;
-    end
-    if (rst) begin
-      \$539  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d1b_any;
-    if (ce) begin
-      \$540  = d1_any;
-    end
-    if (rst) begin
-      \$540  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d2_e0;
-    if (ce) begin
-      \$541  = d1b_ring[7:0];
-    end
-    if (rst) begin
-      \$541  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d2_e1;
-    if (ce) begin
-      \$542  = d1b_ring[15:8];
-    end
-    if (rst) begin
-      \$542  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d2_e2;
-    if (ce) begin
-      \$543  = d1b_ring[23:16];
-    end
-    if (rst) begin
-      \$543  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d2_e3;
-    if (ce) begin
-      \$544  = d1b_ring[31:24];
-    end
-    if (rst) begin
-      \$544  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d2_mask;
-    if (ce) begin
-      \$545  = d1b_ring[35:32];
-    end
-    if (rst) begin
-      \$545  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d2_valid;
-    if (ce) begin
-      \$546  = d1b_valid;
-    end
-    if (rst) begin
-      \$546  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d2_last;
-    if (ce) begin
-      \$547  = d1b_last;
-    end
-    if (rst) begin
-      \$547  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d2_max;
-    if (ce) begin
-      \$548  = d1b_max;
-    end
-    if (rst) begin
-      \$548  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d2_recip;
-    if (ce) begin
-      \$549  = d1b_recip;
-    end
-    if (rst) begin
-      \$549  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d2_lead;
-    if (ce) begin
-      \$550  = d1b_lead;
-    end
-    if (rst) begin
-      \$550  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d2_any;
-    if (ce) begin
-      \$551  = d1b_any;
-    end
-    if (rst) begin
-      \$551  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d_exp0_v_r;
-    if (ce) begin
-      \$552  = \$223 ;
-    end
-    if (rst) begin
-      \$552  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d_exp0_offset_r;
-    if (ce) begin
-      \$553  = d_exp0_v_r[0];
-    end
-    if (rst) begin
-      \$553  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d_exp0_step_r;
-    if (ce) begin
-      \$554  = \$224 ;
-    end
-    if (rst) begin
-      \$554  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d_exp0_lower_r;
-    if (ce) begin
-      \$555  = d_exp0_lower;
-    end
-    if (rst) begin
-      \$555  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d_exp0_drop_r;
-    if (ce) begin
-      \$556  = \$60 [4:0];
-    end
-    if (rst) begin
-      \$556  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d_exp1_v_r;
-    if (ce) begin
-      \$557  = \$226 ;
-    end
-    if (rst) begin
-      \$557  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d_exp1_offset_r;
-    if (ce) begin
-      \$558  = d_exp1_v_r[0];
-    end
-    if (rst) begin
-      \$558  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d_exp1_step_r;
-    if (ce) begin
-      \$559  = \$227 ;
-    end
-    if (rst) begin
-      \$559  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d_exp1_lower_r;
-    if (ce) begin
-      \$560  = d_exp1_lower;
-    end
-    if (rst) begin
-      \$560  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d_exp1_drop_r;
-    if (ce) begin
-      \$561  = \$69 [4:0];
-    end
-    if (rst) begin
-      \$561  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d_exp2_v_r;
-    if (ce) begin
-      \$562  = \$229 ;
-    end
-    if (rst) begin
-      \$562  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d_exp2_offset_r;
-    if (ce) begin
-      \$563  = d_exp2_v_r[0];
-    end
-    if (rst) begin
-      \$563  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d_exp2_step_r;
-    if (ce) begin
-      \$564  = \$230 ;
-    end
-    if (rst) begin
-      \$564  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d_exp2_lower_r;
-    if (ce) begin
-      \$565  = d_exp2_lower;
-    end
-    if (rst) begin
-      \$565  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d_exp2_drop_r;
-    if (ce) begin
-      \$566  = \$78 [4:0];
-    end
-    if (rst) begin
-      \$566  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d_exp3_v_r;
-    if (ce) begin
-      \$567  = \$232 ;
-    end
-    if (rst) begin
-      \$567  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d_exp3_offset_r;
-    if (ce) begin
-      \$568  = d_exp3_v_r[0];
-    end
-    if (rst) begin
-      \$568  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_exp3_step_r;
-    if (ce) begin
-      \$569  = \$233 ;
-    end
-    if (rst) begin
-      \$569  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d_exp3_lower_r;
-    if (ce) begin
-      \$570  = d_exp3_lower;
-    end
-    if (rst) begin
-      \$570  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d_exp3_drop_r;
-    if (ce) begin
-      \$571  = \$87 [4:0];
-    end
-    if (rst) begin
-      \$571  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d2a_mask;
-    if (ce) begin
-      \$572  = d2_mask;
-    end
-    if (rst) begin
-      \$572  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d2b_mask;
-    if (ce) begin
-      \$573  = d2a_mask;
-    end
-    if (rst) begin
-      \$573  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d2a_valid;
-    if (ce) begin
-      \$574  = d2_valid;
-    end
-    if (rst) begin
-      \$574  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d2b_valid;
-    if (ce) begin
-      \$575  = d2a_valid;
-    end
-    if (rst) begin
-      \$575  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d2a_last;
-    if (ce) begin
-      \$576  = d2_last;
-    end
-    if (rst) begin
-      \$576  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d2b_last;
-    if (ce) begin
-      \$577  = d2a_last;
-    end
-    if (rst) begin
-      \$577  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d2a_max;
-    if (ce) begin
-      \$578  = d2_max;
-    end
-    if (rst) begin
-      \$578  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d2b_max;
-    if (ce) begin
-      \$579  = d2a_max;
-    end
-    if (rst) begin
-      \$579  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d2a_recip;
-    if (ce) begin
-      \$580  = d2_recip;
-    end
-    if (rst) begin
-      \$580  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d2b_recip;
-    if (ce) begin
-      \$581  = d2a_recip;
-    end
-    if (rst) begin
-      \$581  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d2a_lead;
-    if (ce) begin
-      \$582  = d2_lead;
-    end
-    if (rst) begin
-      \$582  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d2b_lead;
-    if (ce) begin
-      \$583  = d2a_lead;
-    end
-    if (rst) begin
-      \$583  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d2a_any;
-    if (ce) begin
-      \$584  = d2_any;
-    end
-    if (rst) begin
-      \$584  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d2b_any;
-    if (ce) begin
-      \$585  = d2a_any;
-    end
-    if (rst) begin
-      \$585  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d3_mantissa0;
-    if (ce) begin
-      \$586  = \$236 [17:0];
-    end
-    if (rst) begin
-      \$586  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d3_drop0;
-    if (ce) begin
-      \$587  = d_exp0_drop_r;
-    end
-    if (rst) begin
-      \$587  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d3_mantissa1;
-    if (ce) begin
-      \$588  = \$239 [17:0];
-    end
-    if (rst) begin
-      \$588  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d3_drop1;
-    if (ce) begin
-      \$589  = d_exp1_drop_r;
-    end
-    if (rst) begin
-      \$589  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d3_mantissa2;
-    if (ce) begin
-      \$590  = \$242 [17:0];
-    end
-    if (rst) begin
-      \$590  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d3_drop2;
-    if (ce) begin
-      \$591  = d_exp2_drop_r;
-    end
-    if (rst) begin
-      \$591  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d3_mantissa3;
-    if (ce) begin
-      \$592  = \$245 [17:0];
-    end
-    if (rst) begin
-      \$592  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d3_drop3;
-    if (ce) begin
-      \$593  = d_exp3_drop_r;
-    end
-    if (rst) begin
-      \$593  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d3_mask;
-    if (ce) begin
-      \$594  = d2b_mask;
-    end
-    if (rst) begin
-      \$594  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d3_valid;
-    if (ce) begin
-      \$595  = d2b_valid;
-    end
-    if (rst) begin
-      \$595  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d3_last;
-    if (ce) begin
-      \$596  = d2b_last;
-    end
-    if (rst) begin
-      \$596  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d3_max;
-    if (ce) begin
-      \$597  = d2b_max;
-    end
-    if (rst) begin
-      \$597  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d3_recip;
-    if (ce) begin
-      \$598  = d2b_recip;
-    end
-    if (rst) begin
-      \$598  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d3_lead;
-    if (ce) begin
-      \$599  = d2b_lead;
-    end
-    if (rst) begin
-      \$599  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d3_any;
-    if (ce) begin
-      \$600  = d2b_any;
-    end
-    if (rst) begin
-      \$600  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d4_num0;
-    if (ce) begin
-      \$601  = \$250 [17:0];
-    end
-    if (rst) begin
-      \$601  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d4_num1;
-    if (ce) begin
-      \$602  = \$255 [17:0];
-    end
-    if (rst) begin
-      \$602  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d4_num2;
-    if (ce) begin
-      \$603  = \$260 [17:0];
-    end
-    if (rst) begin
-      \$603  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d4_num3;
-    if (ce) begin
-      \$604  = \$265 [17:0];
-    end
-    if (rst) begin
-      \$604  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d4_mask;
-    if (ce) begin
-      \$605  = d3_mask;
-    end
-    if (rst) begin
-      \$605  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d4_valid;
-    if (ce) begin
-      \$606  = d3_valid;
-    end
-    if (rst) begin
-      \$606  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d4_last;
-    if (ce) begin
-      \$607  = d3_last;
-    end
-    if (rst) begin
-      \$607  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d4_max;
-    if (ce) begin
-      \$608  = d3_max;
-    end
-    if (rst) begin
-      \$608  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d4_recip;
-    if (ce) begin
-      \$609  = d3_recip;
-    end
-    if (rst) begin
-      \$609  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d4_lead;
-    if (ce) begin
-      \$610  = d3_lead;
-    end
-    if (rst) begin
-      \$610  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d4_any;
-    if (ce) begin
-      \$611  = d3_any;
-    end
-    if (rst) begin
-      \$611  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d5_prod0;
-    if (ce) begin
-      \$612  = \$266 ;
-    end
-    if (rst) begin
-      \$612  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d5_prod1;
-    if (ce) begin
-      \$613  = \$267 ;
-    end
-    if (rst) begin
-      \$613  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d5_prod2;
-    if (ce) begin
-      \$614  = \$268 ;
-    end
-    if (rst) begin
-      \$614  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d5_prod3;
-    if (ce) begin
-      \$615  = \$269 ;
-    end
-    if (rst) begin
-      \$615  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d5_mask;
-    if (ce) begin
-      \$616  = d4_mask;
-    end
-    if (rst) begin
-      \$616  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d5_valid;
-    if (ce) begin
-      \$617  = d4_valid;
-    end
-    if (rst) begin
-      \$617  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d5_last;
-    if (ce) begin
-      \$618  = d4_last;
-    end
-    if (rst) begin
-      \$618  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d5_max;
-    if (ce) begin
-      \$619  = d4_max;
-    end
-    if (rst) begin
-      \$619  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d5_recip;
-    if (ce) begin
-      \$620  = d4_recip;
-    end
-    if (rst) begin
-      \$620  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d5_lead;
-    if (ce) begin
-      \$621  = d4_lead;
-    end
-    if (rst) begin
-      \$621  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d5_any;
-    if (ce) begin
-      \$622  = d4_any;
-    end
-    if (rst) begin
-      \$622  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d5_shift;
-    if (ce) begin
-      \$623  = \$88 [4:0];
-    end
-    if (rst) begin
-      \$623  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d6_twice0;
-    if (ce) begin
-      \$624  = \$271 ;
-    end
-    if (rst) begin
-      \$624  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d6_twice1;
-    if (ce) begin
-      \$625  = \$273 ;
-    end
-    if (rst) begin
-      \$625  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d6_twice2;
-    if (ce) begin
-      \$626  = \$275 ;
-    end
-    if (rst) begin
-      \$626  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d6_twice3;
-    if (ce) begin
-      \$627  = \$277 ;
-    end
-    if (rst) begin
-      \$627  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d6_mask;
-    if (ce) begin
-      \$628  = d5_mask;
-    end
-    if (rst) begin
-      \$628  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d6_valid;
-    if (ce) begin
-      \$629  = d5_valid;
-    end
-    if (rst) begin
-      \$629  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d6_last;
-    if (ce) begin
-      \$630  = d5_last;
-    end
-    if (rst) begin
-      \$630  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d6_max;
-    if (ce) begin
-      \$631  = d5_max;
-    end
-    if (rst) begin
-      \$631  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d6_recip;
-    if (ce) begin
-      \$632  = d5_recip;
-    end
-    if (rst) begin
-      \$632  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d6_lead;
-    if (ce) begin
-      \$633  = d5_lead;
-    end
-    if (rst) begin
-      \$633  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d6_any;
-    if (ce) begin
-      \$634  = d5_any;
-    end
-    if (rst) begin
-      \$634  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d6_shift;
-    if (ce) begin
-      \$635  = d5_shift;
-    end
-    if (rst) begin
-      \$635  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d7_y0;
-    if (ce) begin
-      \$636  = \$286 [7:0];
-    end
-    if (rst) begin
-      \$636  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d7_y1;
-    if (ce) begin
-      \$637  = \$295 [7:0];
-    end
-    if (rst) begin
-      \$637  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d7_y2;
-    if (ce) begin
-      \$638  = \$304 [7:0];
-    end
-    if (rst) begin
-      \$638  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d7_y3;
-    if (ce) begin
-      \$639  = \$313 [7:0];
-    end
-    if (rst) begin
-      \$639  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = o__valid;
-    if (ce) begin
-      \$640  = d6_valid;
-    end
-    if (rst) begin
-      \$640  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d7_last;
-    if (ce) begin
-      \$641  = d6_last;
-    end
-    if (rst) begin
-      \$641  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_lower = 18'h00000;
-    casez (\$1 )
-      4'h0:
-          a_exp0_lower = 18'h10000;
-      4'h1:
-          a_exp0_lower = 18'h1172c;
-      4'h2:
-          a_exp0_lower = 18'h13070;
-      4'h3:
-          a_exp0_lower = 18'h14bfe;
-      4'h4:
-          a_exp0_lower = 18'h16a0a;
-      4'h5:
-          a_exp0_lower = 18'h18ace;
-      4'h6:
-          a_exp0_lower = 18'h1ae8a;
-      4'h7:
-          a_exp0_lower = 18'h1d582;
-      4'h8:
-          a_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_upper = 18'h00000;
-    casez (\$3 )
-      5'h00:
-          a_exp0_upper = 18'h10000;
-      5'h01:
-          a_exp0_upper = 18'h1172c;
-      5'h02:
-          a_exp0_upper = 18'h13070;
-      5'h03:
-          a_exp0_upper = 18'h14bfe;
-      5'h04:
-          a_exp0_upper = 18'h16a0a;
-      5'h05:
-          a_exp0_upper = 18'h18ace;
-      5'h06:
-          a_exp0_upper = 18'h1ae8a;
-      5'h07:
-          a_exp0_upper = 18'h1d582;
-      5'h08:
-          a_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_lower = 18'h00000;
-    casez (\$10 )
-      4'h0:
-          a_exp1_lower = 18'h10000;
-      4'h1:
-          a_exp1_lower = 18'h1172c;
-      4'h2:
-          a_exp1_lower = 18'h13070;
-      4'h3:
-          a_exp1_lower = 18'h14bfe;
-      4'h4:
-          a_exp1_lower = 18'h16a0a;
-      4'h5:
-          a_exp1_lower = 18'h18ace;
-      4'h6:
-          a_exp1_lower = 18'h1ae8a;
-      4'h7:
-          a_exp1_lower = 18'h1d582;
-      4'h8:
-          a_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_upper = 18'h00000;
-    casez (\$12 )
-      5'h00:
-          a_exp1_upper = 18'h10000;
-      5'h01:
-          a_exp1_upper = 18'h1172c;
-      5'h02:
-          a_exp1_upper = 18'h13070;
-      5'h03:
-          a_exp1_upper = 18'h14bfe;
-      5'h04:
-          a_exp1_upper = 18'h16a0a;
-      5'h05:
-          a_exp1_upper = 18'h18ace;
-      5'h06:
-          a_exp1_upper = 18'h1ae8a;
-      5'h07:
-          a_exp1_upper = 18'h1d582;
-      5'h08:
-          a_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_lower = 18'h00000;
-    casez (\$19 )
-      4'h0:
-          a_exp2_lower = 18'h10000;
-      4'h1:
-          a_exp2_lower = 18'h1172c;
-      4'h2:
-          a_exp2_lower = 18'h13070;
-      4'h3:
-          a_exp2_lower = 18'h14bfe;
-      4'h4:
-          a_exp2_lower = 18'h16a0a;
-      4'h5:
-          a_exp2_lower = 18'h18ace;
-      4'h6:
-          a_exp2_lower = 18'h1ae8a;
-      4'h7:
-          a_exp2_lower = 18'h1d582;
-      4'h8:
-          a_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_upper = 18'h00000;
-    casez (\$21 )
-      5'h00:
-          a_exp2_upper = 18'h10000;
-      5'h01:
-          a_exp2_upper = 18'h1172c;
-      5'h02:
-          a_exp2_upper = 18'h13070;
-      5'h03:
-          a_exp2_upper = 18'h14bfe;
-      5'h04:
-          a_exp2_upper = 18'h16a0a;
-      5'h05:
-          a_exp2_upper = 18'h18ace;
-      5'h06:
-          a_exp2_upper = 18'h1ae8a;
-      5'h07:
-          a_exp2_upper = 18'h1d582;
-      5'h08:
-          a_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_lower = 18'h00000;
-    casez (\$28 )
-      4'h0:
-          a_exp3_lower = 18'h10000;
-      4'h1:
-          a_exp3_lower = 18'h1172c;
-      4'h2:
-          a_exp3_lower = 18'h13070;
-      4'h3:
-          a_exp3_lower = 18'h14bfe;
-      4'h4:
-          a_exp3_lower = 18'h16a0a;
-      4'h5:
-          a_exp3_lower = 18'h18ace;
-      4'h6:
-          a_exp3_lower = 18'h1ae8a;
-      4'h7:
-          a_exp3_lower = 18'h1d582;
-      4'h8:
-          a_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_upper = 18'h00000;
-    casez (\$30 )
-      5'h00:
-          a_exp3_upper = 18'h10000;
-      5'h01:
-          a_exp3_upper = 18'h1172c;
-      5'h02:
-          a_exp3_upper = 18'h13070;
-      5'h03:
-          a_exp3_upper = 18'h14bfe;
-      5'h04:
-          a_exp3_upper = 18'h16a0a;
-      5'h05:
-          a_exp3_upper = 18'h18ace;
-      5'h06:
-          a_exp3_upper = 18'h1ae8a;
-      5'h07:
-          a_exp3_upper = 18'h1d582;
-      5'h08:
-          a_exp3_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_lower = 13'h0000;
-    casez (\$42 )
-      16'h0000:
-          recip_lower = 13'h1000;
-      16'h0001:
-          recip_lower = 13'h0e39;
-      16'h0002:
-          recip_lower = 13'h0ccd;
-      16'h0003:
-          recip_lower = 13'h0ba3;
-      16'h0004:
-          recip_lower = 13'h0aab;
-      16'h0005:
-          recip_lower = 13'h09d9;
-      16'h0006:
-          recip_lower = 13'h0925;
-      16'h0007:
-          recip_lower = 13'h0889;
-      16'h0008:
-          recip_lower = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_upper = 13'h0000;
-    casez (\$44 )
-      17'h00000:
-          recip_upper = 13'h1000;
-      17'h00001:
-          recip_upper = 13'h0e39;
-      17'h00002:
-          recip_upper = 13'h0ccd;
-      17'h00003:
-          recip_upper = 13'h0ba3;
-      17'h00004:
-          recip_upper = 13'h0aab;
-      17'h00005:
-          recip_upper = 13'h09d9;
-      17'h00006:
-          recip_upper = 13'h0925;
-      17'h00007:
-          recip_upper = 13'h0889;
-      17'h00008:
-          recip_upper = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_lower = 18'h00000;
-    casez (\$52 )
-      4'h0:
-          d_exp0_lower = 18'h10000;
-      4'h1:
-          d_exp0_lower = 18'h1172c;
-      4'h2:
-          d_exp0_lower = 18'h13070;
-      4'h3:
-          d_exp0_lower = 18'h14bfe;
-      4'h4:
-          d_exp0_lower = 18'h16a0a;
-      4'h5:
-          d_exp0_lower = 18'h18ace;
-      4'h6:
-          d_exp0_lower = 18'h1ae8a;
-      4'h7:
-          d_exp0_lower = 18'h1d582;
-      4'h8:
-          d_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_upper = 18'h00000;
-    casez (\$54 )
-      5'h00:
-          d_exp0_upper = 18'h10000;
-      5'h01:
-          d_exp0_upper = 18'h1172c;
-      5'h02:
-          d_exp0_upper = 18'h13070;
-      5'h03:
-          d_exp0_upper = 18'h14bfe;
-      5'h04:
-          d_exp0_upper = 18'h16a0a;
-      5'h05:
-          d_exp0_upper = 18'h18ace;
-      5'h06:
-          d_exp0_upper = 18'h1ae8a;
-      5'h07:
-          d_exp0_upper = 18'h1d582;
-      5'h08:
-          d_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_lower = 18'h00000;
-    casez (\$61 )
-      4'h0:
-          d_exp1_lower = 18'h10000;
-      4'h1:
-          d_exp1_lower = 18'h1172c;
-      4'h2:
-          d_exp1_lower = 18'h13070;
-      4'h3:
-          d_exp1_lower = 18'h14bfe;
-      4'h4:
-          d_exp1_lower = 18'h16a0a;
-      4'h5:
-          d_exp1_lower = 18'h18ace;
-      4'h6:
-          d_exp1_lower = 18'h1ae8a;
-      4'h7:
-          d_exp1_lower = 18'h1d582;
-      4'h8:
-          d_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_upper = 18'h00000;
-    casez (\$63 )
-      5'h00:
-          d_exp1_upper = 18'h10000;
-      5'h01:
-          d_exp1_upper = 18'h1172c;
-      5'h02:
-          d_exp1_upper = 18'h13070;
-      5'h03:
-          d_exp1_upper = 18'h14bfe;
-      5'h04:
-          d_exp1_upper = 18'h16a0a;
-      5'h05:
-          d_exp1_upper = 18'h18ace;
-      5'h06:
-          d_exp1_upper = 18'h1ae8a;
-      5'h07:
-          d_exp1_upper = 18'h1d582;
-      5'h08:
-          d_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_lower = 18'h00000;
-    casez (\$70 )
-      4'h0:
-          d_exp2_lower = 18'h10000;
-      4'h1:
-          d_exp2_lower = 18'h1172c;
-      4'h2:
-          d_exp2_lower = 18'h13070;
-      4'h3:
-          d_exp2_lower = 18'h14bfe;
-      4'h4:
-          d_exp2_lower = 18'h16a0a;
-      4'h5:
-          d_exp2_lower = 18'h18ace;
-      4'h6:
-          d_exp2_lower = 18'h1ae8a;
-      4'h7:
-          d_exp2_lower = 18'h1d582;
-      4'h8:
-          d_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_upper = 18'h00000;
-    casez (\$72 )
-      5'h00:
-          d_exp2_upper = 18'h10000;
-      5'h01:
-          d_exp2_upper = 18'h1172c;
-      5'h02:
-          d_exp2_upper = 18'h13070;
-      5'h03:
-          d_exp2_upper = 18'h14bfe;
-      5'h04:
-          d_exp2_upper = 18'h16a0a;
-      5'h05:
-          d_exp2_upper = 18'h18ace;
-      5'h06:
-          d_exp2_upper = 18'h1ae8a;
-      5'h07:
-          d_exp2_upper = 18'h1d582;
-      5'h08:
-          d_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_lower = 18'h00000;
-    casez (\$79 )
-      4'h0:
-          d_exp3_lower = 18'h10000;
-      4'h1:
-          d_exp3_lower = 18'h1172c;
-      4'h2:
-          d_exp3_lower = 18'h13070;
-      4'h3:
-          d_exp3_lower = 18'h14bfe;
-      4'h4:
-          d_exp3_lower = 18'h16a0a;
-      4'h5:
-          d_exp3_lower = 18'h18ace;
-      4'h6:
-          d_exp3_lower = 18'h1ae8a;
-      4'h7:
-          d_exp3_lower = 18'h1d582;
-      4'h8:
-          d_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_upper = 18'h00000;
-    casez (\$81 )
-      5'h00:
-          d_exp3_upper = 18'h10000;
-      5'h01:
-          d_exp3_upper = 18'h1172c;
-      5'h02:
-          d_exp3_upper = 18'h13070;
-      5'h03:
-          d_exp3_upper = 18'h14bfe;
-      5'h04:
-          d_exp3_upper = 18'h16a0a;
-      5'h05:
-          d_exp3_upper = 18'h18ace;
-      5'h06:
-          d_exp3_upper = 18'h1ae8a;
-      5'h07:
-          d_exp3_upper = 18'h1d582;
-      5'h08:
-          d_exp3_upper = 18'h20000;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lead = 5'h00;
@@ -5339,97 +2368,3225 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$37 ) begin
-      recip_normal = \$39 [16:0];
+    if (\$43 ) begin
+      recip_normal = \$45 [16:0];
     end else begin
-      recip_normal = \$41 [16:0];
+      recip_normal = \$47 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = wr__addr;
+    \$329  = wr__addr;
     if (accept) begin
-      \$314  = \$89 [6:0];
+      \$329  = \$95 [6:0];
     end
     if (rst) begin
-      \$314  = 7'h00;
+      \$329  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = \$91 [7:0];
+    \$330  = \$97 [7:0];
     if (rst) begin
-      \$315  = 8'h00;
+      \$330  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = length;
+    \$331  = length;
     if (accept) begin
-      \$316  = \$93 [6:0];
+      \$331  = \$99 [6:0];
     end
     if (rst) begin
-      \$316  = 7'h00;
+      \$331  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = accept;
+    \$332  = accept;
     if (rst) begin
-      \$317  = 1'h0;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = i__payload[36];
+    \$333  = i__payload[40];
     if (rst) begin
-      \$318  = 1'h0;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = \$94 ;
+    \$334  = \$100 ;
     if (rst) begin
-      \$319  = 8'h00;
+      \$334  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = i__payload[35:32];
+    \$335  = \$101 ;
     if (rst) begin
-      \$320  = 4'h0;
+      \$335  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = i__payload[7:0];
+    if (rst) begin
+      \$336  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = i__payload[15:8];
+    if (rst) begin
+      \$337  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = i__payload[23:16];
+    if (rst) begin
+      \$338  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = i__payload[31:24];
+    if (rst) begin
+      \$339  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = a1_x0;
+    if (rst) begin
+      \$340  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = a1_x1;
+    if (rst) begin
+      \$341  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = a1_x2;
+    if (rst) begin
+      \$342  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = a1_x3;
+    if (rst) begin
+      \$343  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = a1_valid;
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = a1_last;
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = a1_len;
+    if (rst) begin
+      \$346  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = a1_mask;
+    if (rst) begin
+      \$347  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = \$103 ;
+    if (rst) begin
+      \$348  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = \$105 ;
+    if (rst) begin
+      \$349  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = \$107 ;
+    if (rst) begin
+      \$350  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = \$109 ;
+    if (rst) begin
+      \$351  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = \$111 ;
+    if (rst) begin
+      \$352  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = \$113 ;
+    if (rst) begin
+      \$353  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = \$115 ;
+    if (rst) begin
+      \$354  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = a2_valid;
+    if (rst) begin
+      \$355  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = a2_last;
+    if (rst) begin
+      \$356  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = a2_len;
+    if (rst) begin
+      \$357  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = a2_mask;
+    if (rst) begin
+      \$358  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = \$117 ;
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = a2_e0;
+    if (rst) begin
+      \$360  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = a2_e1;
+    if (rst) begin
+      \$361  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = a2_e2;
+    if (rst) begin
+      \$362  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = a2_e3;
+    if (rst) begin
+      \$363  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = a3_0_valid;
+    if (rst) begin
+      \$364  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = a3_0_last;
+    if (rst) begin
+      \$365  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = a3_0_len;
+    if (rst) begin
+      \$366  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = a3_0_mask;
+    if (rst) begin
+      \$367  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = a3_0_any;
+    if (rst) begin
+      \$368  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = a3_0_e0;
+    if (rst) begin
+      \$369  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = a3_0_e1;
+    if (rst) begin
+      \$370  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = a3_0_e2;
+    if (rst) begin
+      \$371  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = a3_0_e3;
+    if (rst) begin
+      \$372  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = a3_1_valid;
+    if (rst) begin
+      \$373  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = a3_1_last;
+    if (rst) begin
+      \$374  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = a3_1_len;
+    if (rst) begin
+      \$375  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = a3_1_mask;
+    if (rst) begin
+      \$376  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = a3_1_any;
+    if (rst) begin
+      \$377  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = a3_1_e0;
+    if (rst) begin
+      \$378  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = a3_1_e1;
+    if (rst) begin
+      \$379  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = a3_1_e2;
+    if (rst) begin
+      \$380  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = a3_1_e3;
+    if (rst) begin
+      \$381  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = \$119 ;
+    if (rst) begin
+      \$382  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = a_exp0_v_r[0];
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = \$120 ;
+    if (rst) begin
+      \$384  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = a_exp0_lower;
+    if (rst) begin
+      \$385  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = \$15 [4:0];
+    if (rst) begin
+      \$386  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = \$122 ;
+    if (rst) begin
+      \$387  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = a_exp1_v_r[0];
+    if (rst) begin
+      \$388  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = \$123 ;
+    if (rst) begin
+      \$389  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = a_exp1_lower;
+    if (rst) begin
+      \$390  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = \$24 [4:0];
+    if (rst) begin
+      \$391  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = \$125 ;
+    if (rst) begin
+      \$392  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = a_exp2_v_r[0];
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = \$126 ;
+    if (rst) begin
+      \$394  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = a_exp2_lower;
+    if (rst) begin
+      \$395  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = \$33 [4:0];
+    if (rst) begin
+      \$396  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = \$128 ;
+    if (rst) begin
+      \$397  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = a_exp3_v_r[0];
+    if (rst) begin
+      \$398  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = \$129 ;
+    if (rst) begin
+      \$399  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = a_exp3_lower;
+    if (rst) begin
+      \$400  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = \$42 [4:0];
+    if (rst) begin
+      \$401  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = a3_max2_0;
+    if (rst) begin
+      \$402  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = a3a_max;
+    if (rst) begin
+      \$403  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = a3_2_valid;
+    if (rst) begin
+      \$404  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = a3a_valid;
+    if (rst) begin
+      \$405  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = a3_2_last;
+    if (rst) begin
+      \$406  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = a3a_last;
+    if (rst) begin
+      \$407  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = a3_2_len;
+    if (rst) begin
+      \$408  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = a3a_len;
+    if (rst) begin
+      \$409  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = a3_2_any;
+    if (rst) begin
+      \$410  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = a3a_any;
+    if (rst) begin
+      \$411  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = a3_2_mask;
+    if (rst) begin
+      \$412  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = a3a_mask;
+    if (rst) begin
+      \$413  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = \$132 [17:0];
+    if (rst) begin
+      \$414  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = a_exp0_drop_r;
+    if (rst) begin
+      \$415  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = \$135 [17:0];
+    if (rst) begin
+      \$416  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = a_exp1_drop_r;
+    if (rst) begin
+      \$417  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = \$138 [17:0];
+    if (rst) begin
+      \$418  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = a_exp2_drop_r;
+    if (rst) begin
+      \$419  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = \$141 [17:0];
+    if (rst) begin
+      \$420  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = a_exp3_drop_r;
+    if (rst) begin
+      \$421  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = a3b_max;
+    if (rst) begin
+      \$422  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = a3b_valid;
+    if (rst) begin
+      \$423  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = a3b_last;
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = a3b_len;
+    if (rst) begin
+      \$425  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = a3b_any;
+    if (rst) begin
+      \$426  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = a3b_mask;
+    if (rst) begin
+      \$427  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = \$148 ;
+    if (rst) begin
+      \$428  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = \$155 ;
+    if (rst) begin
+      \$429  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = \$162 ;
+    if (rst) begin
+      \$430  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = \$169 ;
+    if (rst) begin
+      \$431  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = a4_max;
+    if (rst) begin
+      \$432  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = a4_valid;
+    if (rst) begin
+      \$433  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = a4_last;
+    if (rst) begin
+      \$434  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = a4_len;
+    if (rst) begin
+      \$435  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = a4_any;
+    if (rst) begin
+      \$436  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = a4_mask;
+    if (rst) begin
+      \$437  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = \$172 ;
+    if (rst) begin
+      \$438  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = a5_max;
+    if (rst) begin
+      \$439  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = a5_valid;
+    if (rst) begin
+      \$440  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = a5_last;
+    if (rst) begin
+      \$441  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = a5_len;
+    if (rst) begin
+      \$442  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = a5_any;
+    if (rst) begin
+      \$443  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = run_max;
+    if (a6_valid) begin
+      \$444  = \$177 [5:0];
+    end
+    if (rst) begin
+      \$444  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = started;
+    if (a6_valid) begin
+      \$445  = \$179 ;
+    end
+    if (rst) begin
+      \$445  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = \$185 [6:0];
+    if (rst) begin
+      \$446  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = \$190 [6:0];
+    if (rst) begin
+      \$447  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = \$191 ;
+    if (rst) begin
+      \$448  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = started;
+    if (rst) begin
+      \$449  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = a6_valid;
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = a6_last;
+    if (rst) begin
+      \$451  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = a6_len;
+    if (rst) begin
+      \$452  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = \$196 ;
+    if (rst) begin
+      \$453  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = \$197 ;
+    if (rst) begin
+      \$454  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = \$200 ;
+    if (rst) begin
+      \$455  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = a7_valid;
+    if (rst) begin
+      \$456  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = a7_last;
+    if (rst) begin
+      \$457  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = a7_len;
+    if (rst) begin
+      \$458  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = a7_max;
+    if (rst) begin
+      \$459  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = a7_any;
+    if (rst) begin
+      \$460  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = a7_old_shift;
+    if (rst) begin
+      \$461  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = a7_keep;
+    if (rst) begin
+      \$462  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = sum_pending;
+    if (a8_valid) begin
+      \$463  = \$202 [3:0];
+    end
+    if (rst) begin
+      \$463  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = a8_valid;
+    if (rst) begin
+      \$464  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = a8_last;
+    if (rst) begin
+      \$465  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = a8_len;
+    if (rst) begin
+      \$466  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = a8_max;
+    if (rst) begin
+      \$467  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = a8_any;
+    if (rst) begin
+      \$468  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = a8_old_shift;
+    if (rst) begin
+      \$469  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = a8_keep;
+    if (rst) begin
+      \$470  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = a8_term;
+    if (rst) begin
+      \$471  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = \$204 [3:0];
+    if (rst) begin
+      \$472  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = \$205 ;
+    if (rst) begin
+      \$473  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = a9_valid;
+    if (rst) begin
+      \$474  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = a9_last;
+    if (rst) begin
+      \$475  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = a9_len;
+    if (rst) begin
+      \$476  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = a9_max;
+    if (rst) begin
+      \$477  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = a9_any;
+    if (rst) begin
+      \$478  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = a9_old_shift;
+    if (rst) begin
+      \$479  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = a9_keep;
+    if (rst) begin
+      \$480  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = a9_term;
+    if (rst) begin
+      \$481  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = a9_pending;
+    if (rst) begin
+      \$482  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = sum_deferred;
+    if (a10_valid) begin
+      \$483  = \$207 [45:0];
+    end
+    if (rst) begin
+      \$483  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = \$208 ;
+    if (rst) begin
+      \$484  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = a10_max;
+    if (rst) begin
+      \$485  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = a10_any;
+    if (rst) begin
+      \$486  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = a10_len;
+    if (rst) begin
+      \$487  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = \$210 [45:0];
+    if (rst) begin
+      \$488  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = a10_pending;
+    if (rst) begin
+      \$489  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = r0a_valid;
+    if (rst) begin
+      \$490  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = r0a_max;
+    if (rst) begin
+      \$491  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = \$211 [30:0];
+    if (rst) begin
+      \$492  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = r0a_any;
+    if (rst) begin
+      \$493  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = r0a_len;
+    if (rst) begin
+      \$494  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = r0_valid;
+    if (rst) begin
+      \$495  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = r0_max;
+    if (rst) begin
+      \$496  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = r0_any;
+    if (rst) begin
+      \$497  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = r0_len;
+    if (rst) begin
+      \$498  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = recip_lead;
+    if (rst) begin
+      \$499  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = r0_sum;
+    if (rst) begin
+      \$500  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = r1_valid;
+    if (rst) begin
+      \$501  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = r1_max;
+    if (rst) begin
+      \$502  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = r1_any;
+    if (rst) begin
+      \$503  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = r1_len;
+    if (rst) begin
+      \$504  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = r1_lead;
+    if (rst) begin
+      \$505  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = recip_normal[15:0];
+    if (rst) begin
+      \$506  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = r2_mantissa[12:0];
+    if (rst) begin
+      \$507  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = \$212 ;
+    if (rst) begin
+      \$508  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = recip_lower;
+    if (rst) begin
+      \$509  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$510  = r2_valid;
+    if (rst) begin
+      \$510  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = r2_max;
+    if (rst) begin
+      \$511  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = r2_any;
+    if (rst) begin
+      \$512  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = r2_len;
+    if (rst) begin
+      \$513  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = r2_lead;
+    if (rst) begin
+      \$514  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = r2_mantissa;
+    if (rst) begin
+      \$515  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = r2b_valid;
+    if (rst) begin
+      \$516  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = r2b_max;
+    if (rst) begin
+      \$517  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$518  = r2b_any;
+    if (rst) begin
+      \$518  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$519  = r2b_len;
+    if (rst) begin
+      \$519  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$520  = r2b_lead;
+    if (rst) begin
+      \$520  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$521  = \$215 ;
+    if (rst) begin
+      \$521  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$522  = r2b_mantissa;
+    if (rst) begin
+      \$522  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$523  = r3_valid;
+    if (rst) begin
+      \$523  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = r3_max;
+    if (rst) begin
+      \$524  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$525  = r3_any;
+    if (rst) begin
+      \$525  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$526  = r3_len;
+    if (rst) begin
+      \$526  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$527  = r3_lead;
+    if (rst) begin
+      \$527  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$528  = r3_recip;
+    if (rst) begin
+      \$528  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$529  = r3_mantissa;
+    if (rst) begin
+      \$529  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$530  = \$218 ;
+    if (rst) begin
+      \$530  = 60'h000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$531  = n1_valid;
+    if (rst) begin
+      \$531  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$532  = n1_max;
+    if (rst) begin
+      \$532  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$533  = n1_any;
+    if (rst) begin
+      \$533  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$534  = n1_len;
+    if (rst) begin
+      \$534  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$535  = n1_lead;
+    if (rst) begin
+      \$535  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$536  = n1_recip;
+    if (rst) begin
+      \$536  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$537  = n1_mantissa;
+    if (rst) begin
+      \$537  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$538  = \$222 [12:0];
+    if (rst) begin
+      \$538  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$539  = vector_valid;
+    if (vector_load) begin
+      \$539  = 1'h1;
+    end else if (vector_pop) begin
+      \$539  = 1'h0;
+    end
+    if (rst) begin
+      \$539  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$540  = vector_head;
+    if (vector_load) begin
+      \$540  = r_data;
+    end
+    if (rst) begin
+      \$540  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = rd__addr;
+    if (issue) begin
+      \$541  = \$223 [6:0];
+    end
+    if (rst) begin
+      \$541  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = count;
+    if (issue) begin
+      \$542  = \$226 [6:0];
+    end
+    if (rst) begin
+      \$542  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = d1_valid;
+    if (ce) begin
+      \$543  = issue;
+    end
+    if (rst) begin
+      \$543  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$544  = d1_last;
+    if (ce) begin
+      \$544  = \$228 ;
+    end
+    if (rst) begin
+      \$544  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$545  = d1_max;
+    if (ce) begin
+      \$545  = vector_head[5:0];
+    end
+    if (rst) begin
+      \$545  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$546  = d1_recip;
+    if (ce) begin
+      \$546  = vector_head[18:6];
+    end
+    if (rst) begin
+      \$546  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$547  = d1_lead;
+    if (ce) begin
+      \$547  = vector_head[23:19];
+    end
+    if (rst) begin
+      \$547  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$548  = d1_any;
+    if (ce) begin
+      \$548  = vector_head[24];
+    end
+    if (rst) begin
+      \$548  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$549  = d1b_ring;
+    if (ce) begin
+      \$549  = rd__data;
+    end
+    if (rst) begin
+      \$549  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$550  = d1b_valid;
+    if (ce) begin
+      \$550  = d1_valid;
+    end
+    if (rst) begin
+      \$550  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$551  = d1b_last;
+    if (ce) begin
+      \$551  = d1_last;
+    end
+    if (rst) begin
+      \$551  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$552  = d1b_max;
+    if (ce) begin
+      \$552  = d1_max;
+    end
+    if (rst) begin
+      \$552  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$553  = d1b_recip;
+    if (ce) begin
+      \$553  = d1_recip;
+    end
+    if (rst) begin
+      \$553  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$554  = d1b_lead;
+    if (ce) begin
+      \$554  = d1_lead;
+    end
+    if (rst) begin
+      \$554  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$555  = d1b_any;
+    if (ce) begin
+      \$555  = d1_any;
+    end
+    if (rst) begin
+      \$555  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$556  = d2_e0;
+    if (ce) begin
+      \$556  = d1b_ring[7:0];
+    end
+    if (rst) begin
+      \$556  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$557  = d2_e1;
+    if (ce) begin
+      \$557  = d1b_ring[15:8];
+    end
+    if (rst) begin
+      \$557  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$558  = d2_e2;
+    if (ce) begin
+      \$558  = d1b_ring[23:16];
+    end
+    if (rst) begin
+      \$558  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$559  = d2_e3;
+    if (ce) begin
+      \$559  = d1b_ring[31:24];
+    end
+    if (rst) begin
+      \$559  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = d2_mask;
+    if (ce) begin
+      \$560  = d1b_ring[35:32];
+    end
+    if (rst) begin
+      \$560  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$561  = d2_keep;
+    if (ce) begin
+      \$561  = { \$236 , \$234 , \$232 , \$230  };
+    end
+    if (rst) begin
+      \$561  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$562  = d2_valid;
+    if (ce) begin
+      \$562  = d1b_valid;
+    end
+    if (rst) begin
+      \$562  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = d2_last;
+    if (ce) begin
+      \$563  = d1b_last;
+    end
+    if (rst) begin
+      \$563  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = d2_max;
+    if (ce) begin
+      \$564  = d1b_max;
+    end
+    if (rst) begin
+      \$564  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = d2_recip;
+    if (ce) begin
+      \$565  = d1b_recip;
+    end
+    if (rst) begin
+      \$565  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$566  = d2_lead;
+    if (ce) begin
+      \$566  = d1b_lead;
+    end
+    if (rst) begin
+      \$566  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$567  = d2_any;
+    if (ce) begin
+      \$567  = d1b_any;
+    end
+    if (rst) begin
+      \$567  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$568  = d_exp0_v_r;
+    if (ce) begin
+      \$568  = \$238 ;
+    end
+    if (rst) begin
+      \$568  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$569  = d_exp0_offset_r;
+    if (ce) begin
+      \$569  = d_exp0_v_r[0];
+    end
+    if (rst) begin
+      \$569  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$570  = d_exp0_step_r;
+    if (ce) begin
+      \$570  = \$239 ;
+    end
+    if (rst) begin
+      \$570  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$571  = d_exp0_lower_r;
+    if (ce) begin
+      \$571  = d_exp0_lower;
+    end
+    if (rst) begin
+      \$571  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$572  = d_exp0_drop_r;
+    if (ce) begin
+      \$572  = \$66 [4:0];
+    end
+    if (rst) begin
+      \$572  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$573  = d_exp1_v_r;
+    if (ce) begin
+      \$573  = \$241 ;
+    end
+    if (rst) begin
+      \$573  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$574  = d_exp1_offset_r;
+    if (ce) begin
+      \$574  = d_exp1_v_r[0];
+    end
+    if (rst) begin
+      \$574  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$575  = d_exp1_step_r;
+    if (ce) begin
+      \$575  = \$242 ;
+    end
+    if (rst) begin
+      \$575  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$576  = d_exp1_lower_r;
+    if (ce) begin
+      \$576  = d_exp1_lower;
+    end
+    if (rst) begin
+      \$576  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$577  = d_exp1_drop_r;
+    if (ce) begin
+      \$577  = \$75 [4:0];
+    end
+    if (rst) begin
+      \$577  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$578  = d_exp2_v_r;
+    if (ce) begin
+      \$578  = \$244 ;
+    end
+    if (rst) begin
+      \$578  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = d_exp2_offset_r;
+    if (ce) begin
+      \$579  = d_exp2_v_r[0];
+    end
+    if (rst) begin
+      \$579  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = d_exp2_step_r;
+    if (ce) begin
+      \$580  = \$245 ;
+    end
+    if (rst) begin
+      \$580  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = d_exp2_lower_r;
+    if (ce) begin
+      \$581  = d_exp2_lower;
+    end
+    if (rst) begin
+      \$581  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = d_exp2_drop_r;
+    if (ce) begin
+      \$582  = \$84 [4:0];
+    end
+    if (rst) begin
+      \$582  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = d_exp3_v_r;
+    if (ce) begin
+      \$583  = \$247 ;
+    end
+    if (rst) begin
+      \$583  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = d_exp3_offset_r;
+    if (ce) begin
+      \$584  = d_exp3_v_r[0];
+    end
+    if (rst) begin
+      \$584  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = d_exp3_step_r;
+    if (ce) begin
+      \$585  = \$248 ;
+    end
+    if (rst) begin
+      \$585  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = d_exp3_lower_r;
+    if (ce) begin
+      \$586  = d_exp3_lower;
+    end
+    if (rst) begin
+      \$586  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = d_exp3_drop_r;
+    if (ce) begin
+      \$587  = \$93 [4:0];
+    end
+    if (rst) begin
+      \$587  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = d2a_mask;
+    if (ce) begin
+      \$588  = d2_mask;
+    end
+    if (rst) begin
+      \$588  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = d2b_mask;
+    if (ce) begin
+      \$589  = d2a_mask;
+    end
+    if (rst) begin
+      \$589  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = d2a_keep;
+    if (ce) begin
+      \$590  = d2_keep;
+    end
+    if (rst) begin
+      \$590  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = d2b_keep;
+    if (ce) begin
+      \$591  = d2a_keep;
+    end
+    if (rst) begin
+      \$591  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = d2a_valid;
+    if (ce) begin
+      \$592  = d2_valid;
+    end
+    if (rst) begin
+      \$592  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = d2b_valid;
+    if (ce) begin
+      \$593  = d2a_valid;
+    end
+    if (rst) begin
+      \$593  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = d2a_last;
+    if (ce) begin
+      \$594  = d2_last;
+    end
+    if (rst) begin
+      \$594  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = d2b_last;
+    if (ce) begin
+      \$595  = d2a_last;
+    end
+    if (rst) begin
+      \$595  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = d2a_max;
+    if (ce) begin
+      \$596  = d2_max;
+    end
+    if (rst) begin
+      \$596  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = d2b_max;
+    if (ce) begin
+      \$597  = d2a_max;
+    end
+    if (rst) begin
+      \$597  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = d2a_recip;
+    if (ce) begin
+      \$598  = d2_recip;
+    end
+    if (rst) begin
+      \$598  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = d2b_recip;
+    if (ce) begin
+      \$599  = d2a_recip;
+    end
+    if (rst) begin
+      \$599  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$600  = d2a_lead;
+    if (ce) begin
+      \$600  = d2_lead;
+    end
+    if (rst) begin
+      \$600  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = d2b_lead;
+    if (ce) begin
+      \$601  = d2a_lead;
+    end
+    if (rst) begin
+      \$601  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = d2a_any;
+    if (ce) begin
+      \$602  = d2_any;
+    end
+    if (rst) begin
+      \$602  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = d2b_any;
+    if (ce) begin
+      \$603  = d2a_any;
+    end
+    if (rst) begin
+      \$603  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$604  = d3_mantissa0;
+    if (ce) begin
+      \$604  = \$251 [17:0];
+    end
+    if (rst) begin
+      \$604  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = d3_drop0;
+    if (ce) begin
+      \$605  = d_exp0_drop_r;
+    end
+    if (rst) begin
+      \$605  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = d3_mantissa1;
+    if (ce) begin
+      \$606  = \$254 [17:0];
+    end
+    if (rst) begin
+      \$606  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$607  = d3_drop1;
+    if (ce) begin
+      \$607  = d_exp1_drop_r;
+    end
+    if (rst) begin
+      \$607  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = d3_mantissa2;
+    if (ce) begin
+      \$608  = \$257 [17:0];
+    end
+    if (rst) begin
+      \$608  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = d3_drop2;
+    if (ce) begin
+      \$609  = d_exp2_drop_r;
+    end
+    if (rst) begin
+      \$609  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = d3_mantissa3;
+    if (ce) begin
+      \$610  = \$260 [17:0];
+    end
+    if (rst) begin
+      \$610  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = d3_drop3;
+    if (ce) begin
+      \$611  = d_exp3_drop_r;
+    end
+    if (rst) begin
+      \$611  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = d3_mask;
+    if (ce) begin
+      \$612  = d2b_mask;
+    end
+    if (rst) begin
+      \$612  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$613  = d3_keep;
+    if (ce) begin
+      \$613  = d2b_keep;
+    end
+    if (rst) begin
+      \$613  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = d3_valid;
+    if (ce) begin
+      \$614  = d2b_valid;
+    end
+    if (rst) begin
+      \$614  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = d3_last;
+    if (ce) begin
+      \$615  = d2b_last;
+    end
+    if (rst) begin
+      \$615  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$616  = d3_max;
+    if (ce) begin
+      \$616  = d2b_max;
+    end
+    if (rst) begin
+      \$616  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = d3_recip;
+    if (ce) begin
+      \$617  = d2b_recip;
+    end
+    if (rst) begin
+      \$617  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = d3_lead;
+    if (ce) begin
+      \$618  = d2b_lead;
+    end
+    if (rst) begin
+      \$618  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = d3_any;
+    if (ce) begin
+      \$619  = d2b_any;
+    end
+    if (rst) begin
+      \$619  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = d4_num0;
+    if (ce) begin
+      \$620  = \$265 [17:0];
+    end
+    if (rst) begin
+      \$620  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = d4_num1;
+    if (ce) begin
+      \$621  = \$270 [17:0];
+    end
+    if (rst) begin
+      \$621  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = d4_num2;
+    if (ce) begin
+      \$622  = \$275 [17:0];
+    end
+    if (rst) begin
+      \$622  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = d4_num3;
+    if (ce) begin
+      \$623  = \$280 [17:0];
+    end
+    if (rst) begin
+      \$623  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = d4_mask;
+    if (ce) begin
+      \$624  = d3_mask;
+    end
+    if (rst) begin
+      \$624  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = d4_keep;
+    if (ce) begin
+      \$625  = d3_keep;
+    end
+    if (rst) begin
+      \$625  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = d4_valid;
+    if (ce) begin
+      \$626  = d3_valid;
+    end
+    if (rst) begin
+      \$626  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = d4_last;
+    if (ce) begin
+      \$627  = d3_last;
+    end
+    if (rst) begin
+      \$627  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = d4_max;
+    if (ce) begin
+      \$628  = d3_max;
+    end
+    if (rst) begin
+      \$628  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = d4_recip;
+    if (ce) begin
+      \$629  = d3_recip;
+    end
+    if (rst) begin
+      \$629  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = d4_lead;
+    if (ce) begin
+      \$630  = d3_lead;
+    end
+    if (rst) begin
+      \$630  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = d4_any;
+    if (ce) begin
+      \$631  = d3_any;
+    end
+    if (rst) begin
+      \$631  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = d5_prod0;
+    if (ce) begin
+      \$632  = \$281 ;
+    end
+    if (rst) begin
+      \$632  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = d5_prod1;
+    if (ce) begin
+      \$633  = \$282 ;
+    end
+    if (rst) begin
+      \$633  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = d5_prod2;
+    if (ce) begin
+      \$634  = \$283 ;
+    end
+    if (rst) begin
+      \$634  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = d5_prod3;
+    if (ce) begin
+      \$635  = \$284 ;
+    end
+    if (rst) begin
+      \$635  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = d5_mask;
+    if (ce) begin
+      \$636  = d4_mask;
+    end
+    if (rst) begin
+      \$636  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = d5_keep;
+    if (ce) begin
+      \$637  = d4_keep;
+    end
+    if (rst) begin
+      \$637  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = d5_valid;
+    if (ce) begin
+      \$638  = d4_valid;
+    end
+    if (rst) begin
+      \$638  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$639  = d5_last;
+    if (ce) begin
+      \$639  = d4_last;
+    end
+    if (rst) begin
+      \$639  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = d5_max;
+    if (ce) begin
+      \$640  = d4_max;
+    end
+    if (rst) begin
+      \$640  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = d5_recip;
+    if (ce) begin
+      \$641  = d4_recip;
+    end
+    if (rst) begin
+      \$641  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$642  = d5_lead;
+    if (ce) begin
+      \$642  = d4_lead;
+    end
+    if (rst) begin
+      \$642  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$643  = d5_any;
+    if (ce) begin
+      \$643  = d4_any;
+    end
+    if (rst) begin
+      \$643  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$644  = d5_shift;
+    if (ce) begin
+      \$644  = \$94 [4:0];
+    end
+    if (rst) begin
+      \$644  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$645  = d6_twice0;
+    if (ce) begin
+      \$645  = \$286 ;
+    end
+    if (rst) begin
+      \$645  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$646  = d6_twice1;
+    if (ce) begin
+      \$646  = \$288 ;
+    end
+    if (rst) begin
+      \$646  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$647  = d6_twice2;
+    if (ce) begin
+      \$647  = \$290 ;
+    end
+    if (rst) begin
+      \$647  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$648  = d6_twice3;
+    if (ce) begin
+      \$648  = \$292 ;
+    end
+    if (rst) begin
+      \$648  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$649  = d6_mask;
+    if (ce) begin
+      \$649  = d5_mask;
+    end
+    if (rst) begin
+      \$649  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$650  = d6_keep;
+    if (ce) begin
+      \$650  = d5_keep;
+    end
+    if (rst) begin
+      \$650  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$651  = d6_valid;
+    if (ce) begin
+      \$651  = d5_valid;
+    end
+    if (rst) begin
+      \$651  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$652  = d6_last;
+    if (ce) begin
+      \$652  = d5_last;
+    end
+    if (rst) begin
+      \$652  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$653  = d6_max;
+    if (ce) begin
+      \$653  = d5_max;
+    end
+    if (rst) begin
+      \$653  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$654  = d6_recip;
+    if (ce) begin
+      \$654  = d5_recip;
+    end
+    if (rst) begin
+      \$654  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$655  = d6_lead;
+    if (ce) begin
+      \$655  = d5_lead;
+    end
+    if (rst) begin
+      \$655  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$656  = d6_any;
+    if (ce) begin
+      \$656  = d5_any;
+    end
+    if (rst) begin
+      \$656  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$657  = d6_shift;
+    if (ce) begin
+      \$657  = d5_shift;
+    end
+    if (rst) begin
+      \$657  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$658  = d7_y0;
+    if (ce) begin
+      \$658  = \$301 [7:0];
+    end
+    if (rst) begin
+      \$658  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$659  = d7_y1;
+    if (ce) begin
+      \$659  = \$310 [7:0];
+    end
+    if (rst) begin
+      \$659  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$660  = d7_y2;
+    if (ce) begin
+      \$660  = \$319 [7:0];
+    end
+    if (rst) begin
+      \$660  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$661  = d7_y3;
+    if (ce) begin
+      \$661  = \$328 [7:0];
+    end
+    if (rst) begin
+      \$661  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$662  = o__valid;
+    if (ce) begin
+      \$662  = d6_valid;
+    end
+    if (rst) begin
+      \$662  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$663  = d7_last;
+    if (ce) begin
+      \$663  = d6_last;
+    end
+    if (rst) begin
+      \$663  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$664  = d7_keep;
+    if (ce) begin
+      \$664  = d6_keep;
+    end
+    if (rst) begin
+      \$664  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_lower = 18'h00000;
+    casez (\$7 )
+      4'h0:
+          a_exp0_lower = 18'h10000;
+      4'h1:
+          a_exp0_lower = 18'h1172c;
+      4'h2:
+          a_exp0_lower = 18'h13070;
+      4'h3:
+          a_exp0_lower = 18'h14bfe;
+      4'h4:
+          a_exp0_lower = 18'h16a0a;
+      4'h5:
+          a_exp0_lower = 18'h18ace;
+      4'h6:
+          a_exp0_lower = 18'h1ae8a;
+      4'h7:
+          a_exp0_lower = 18'h1d582;
+      4'h8:
+          a_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_upper = 18'h00000;
+    casez (\$9 )
+      5'h00:
+          a_exp0_upper = 18'h10000;
+      5'h01:
+          a_exp0_upper = 18'h1172c;
+      5'h02:
+          a_exp0_upper = 18'h13070;
+      5'h03:
+          a_exp0_upper = 18'h14bfe;
+      5'h04:
+          a_exp0_upper = 18'h16a0a;
+      5'h05:
+          a_exp0_upper = 18'h18ace;
+      5'h06:
+          a_exp0_upper = 18'h1ae8a;
+      5'h07:
+          a_exp0_upper = 18'h1d582;
+      5'h08:
+          a_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_lower = 18'h00000;
+    casez (\$16 )
+      4'h0:
+          a_exp1_lower = 18'h10000;
+      4'h1:
+          a_exp1_lower = 18'h1172c;
+      4'h2:
+          a_exp1_lower = 18'h13070;
+      4'h3:
+          a_exp1_lower = 18'h14bfe;
+      4'h4:
+          a_exp1_lower = 18'h16a0a;
+      4'h5:
+          a_exp1_lower = 18'h18ace;
+      4'h6:
+          a_exp1_lower = 18'h1ae8a;
+      4'h7:
+          a_exp1_lower = 18'h1d582;
+      4'h8:
+          a_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_upper = 18'h00000;
+    casez (\$18 )
+      5'h00:
+          a_exp1_upper = 18'h10000;
+      5'h01:
+          a_exp1_upper = 18'h1172c;
+      5'h02:
+          a_exp1_upper = 18'h13070;
+      5'h03:
+          a_exp1_upper = 18'h14bfe;
+      5'h04:
+          a_exp1_upper = 18'h16a0a;
+      5'h05:
+          a_exp1_upper = 18'h18ace;
+      5'h06:
+          a_exp1_upper = 18'h1ae8a;
+      5'h07:
+          a_exp1_upper = 18'h1d582;
+      5'h08:
+          a_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_lower = 18'h00000;
+    casez (\$25 )
+      4'h0:
+          a_exp2_lower = 18'h10000;
+      4'h1:
+          a_exp2_lower = 18'h1172c;
+      4'h2:
+          a_exp2_lower = 18'h13070;
+      4'h3:
+          a_exp2_lower = 18'h14bfe;
+      4'h4:
+          a_exp2_lower = 18'h16a0a;
+      4'h5:
+          a_exp2_lower = 18'h18ace;
+      4'h6:
+          a_exp2_lower = 18'h1ae8a;
+      4'h7:
+          a_exp2_lower = 18'h1d582;
+      4'h8:
+          a_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_upper = 18'h00000;
+    casez (\$27 )
+      5'h00:
+          a_exp2_upper = 18'h10000;
+      5'h01:
+          a_exp2_upper = 18'h1172c;
+      5'h02:
+          a_exp2_upper = 18'h13070;
+      5'h03:
+          a_exp2_upper = 18'h14bfe;
+      5'h04:
+          a_exp2_upper = 18'h16a0a;
+      5'h05:
+          a_exp2_upper = 18'h18ace;
+      5'h06:
+          a_exp2_upper = 18'h1ae8a;
+      5'h07:
+          a_exp2_upper = 18'h1d582;
+      5'h08:
+          a_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_lower = 18'h00000;
+    casez (\$34 )
+      4'h0:
+          a_exp3_lower = 18'h10000;
+      4'h1:
+          a_exp3_lower = 18'h1172c;
+      4'h2:
+          a_exp3_lower = 18'h13070;
+      4'h3:
+          a_exp3_lower = 18'h14bfe;
+      4'h4:
+          a_exp3_lower = 18'h16a0a;
+      4'h5:
+          a_exp3_lower = 18'h18ace;
+      4'h6:
+          a_exp3_lower = 18'h1ae8a;
+      4'h7:
+          a_exp3_lower = 18'h1d582;
+      4'h8:
+          a_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_upper = 18'h00000;
+    casez (\$36 )
+      5'h00:
+          a_exp3_upper = 18'h10000;
+      5'h01:
+          a_exp3_upper = 18'h1172c;
+      5'h02:
+          a_exp3_upper = 18'h13070;
+      5'h03:
+          a_exp3_upper = 18'h14bfe;
+      5'h04:
+          a_exp3_upper = 18'h16a0a;
+      5'h05:
+          a_exp3_upper = 18'h18ace;
+      5'h06:
+          a_exp3_upper = 18'h1ae8a;
+      5'h07:
+          a_exp3_upper = 18'h1d582;
+      5'h08:
+          a_exp3_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_lower = 13'h0000;
+    casez (\$48 )
+      16'h0000:
+          recip_lower = 13'h1000;
+      16'h0001:
+          recip_lower = 13'h0e39;
+      16'h0002:
+          recip_lower = 13'h0ccd;
+      16'h0003:
+          recip_lower = 13'h0ba3;
+      16'h0004:
+          recip_lower = 13'h0aab;
+      16'h0005:
+          recip_lower = 13'h09d9;
+      16'h0006:
+          recip_lower = 13'h0925;
+      16'h0007:
+          recip_lower = 13'h0889;
+      16'h0008:
+          recip_lower = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_upper = 13'h0000;
+    casez (\$50 )
+      17'h00000:
+          recip_upper = 13'h1000;
+      17'h00001:
+          recip_upper = 13'h0e39;
+      17'h00002:
+          recip_upper = 13'h0ccd;
+      17'h00003:
+          recip_upper = 13'h0ba3;
+      17'h00004:
+          recip_upper = 13'h0aab;
+      17'h00005:
+          recip_upper = 13'h09d9;
+      17'h00006:
+          recip_upper = 13'h0925;
+      17'h00007:
+          recip_upper = 13'h0889;
+      17'h00008:
+          recip_upper = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_lower = 18'h00000;
+    casez (\$58 )
+      4'h0:
+          d_exp0_lower = 18'h10000;
+      4'h1:
+          d_exp0_lower = 18'h1172c;
+      4'h2:
+          d_exp0_lower = 18'h13070;
+      4'h3:
+          d_exp0_lower = 18'h14bfe;
+      4'h4:
+          d_exp0_lower = 18'h16a0a;
+      4'h5:
+          d_exp0_lower = 18'h18ace;
+      4'h6:
+          d_exp0_lower = 18'h1ae8a;
+      4'h7:
+          d_exp0_lower = 18'h1d582;
+      4'h8:
+          d_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_upper = 18'h00000;
+    casez (\$60 )
+      5'h00:
+          d_exp0_upper = 18'h10000;
+      5'h01:
+          d_exp0_upper = 18'h1172c;
+      5'h02:
+          d_exp0_upper = 18'h13070;
+      5'h03:
+          d_exp0_upper = 18'h14bfe;
+      5'h04:
+          d_exp0_upper = 18'h16a0a;
+      5'h05:
+          d_exp0_upper = 18'h18ace;
+      5'h06:
+          d_exp0_upper = 18'h1ae8a;
+      5'h07:
+          d_exp0_upper = 18'h1d582;
+      5'h08:
+          d_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_lower = 18'h00000;
+    casez (\$67 )
+      4'h0:
+          d_exp1_lower = 18'h10000;
+      4'h1:
+          d_exp1_lower = 18'h1172c;
+      4'h2:
+          d_exp1_lower = 18'h13070;
+      4'h3:
+          d_exp1_lower = 18'h14bfe;
+      4'h4:
+          d_exp1_lower = 18'h16a0a;
+      4'h5:
+          d_exp1_lower = 18'h18ace;
+      4'h6:
+          d_exp1_lower = 18'h1ae8a;
+      4'h7:
+          d_exp1_lower = 18'h1d582;
+      4'h8:
+          d_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_upper = 18'h00000;
+    casez (\$69 )
+      5'h00:
+          d_exp1_upper = 18'h10000;
+      5'h01:
+          d_exp1_upper = 18'h1172c;
+      5'h02:
+          d_exp1_upper = 18'h13070;
+      5'h03:
+          d_exp1_upper = 18'h14bfe;
+      5'h04:
+          d_exp1_upper = 18'h16a0a;
+      5'h05:
+          d_exp1_upper = 18'h18ace;
+      5'h06:
+          d_exp1_upper = 18'h1ae8a;
+      5'h07:
+          d_exp1_upper = 18'h1d582;
+      5'h08:
+          d_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_lower = 18'h00000;
+    casez (\$76 )
+      4'h0:
+          d_exp2_lower = 18'h10000;
+      4'h1:
+          d_exp2_lower = 18'h1172c;
+      4'h2:
+          d_exp2_lower = 18'h13070;
+      4'h3:
+          d_exp2_lower = 18'h14bfe;
+      4'h4:
+          d_exp2_lower = 18'h16a0a;
+      4'h5:
+          d_exp2_lower = 18'h18ace;
+      4'h6:
+          d_exp2_lower = 18'h1ae8a;
+      4'h7:
+          d_exp2_lower = 18'h1d582;
+      4'h8:
+          d_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_upper = 18'h00000;
+    casez (\$78 )
+      5'h00:
+          d_exp2_upper = 18'h10000;
+      5'h01:
+          d_exp2_upper = 18'h1172c;
+      5'h02:
+          d_exp2_upper = 18'h13070;
+      5'h03:
+          d_exp2_upper = 18'h14bfe;
+      5'h04:
+          d_exp2_upper = 18'h16a0a;
+      5'h05:
+          d_exp2_upper = 18'h18ace;
+      5'h06:
+          d_exp2_upper = 18'h1ae8a;
+      5'h07:
+          d_exp2_upper = 18'h1d582;
+      5'h08:
+          d_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_lower = 18'h00000;
+    casez (\$85 )
+      4'h0:
+          d_exp3_lower = 18'h10000;
+      4'h1:
+          d_exp3_lower = 18'h1172c;
+      4'h2:
+          d_exp3_lower = 18'h13070;
+      4'h3:
+          d_exp3_lower = 18'h14bfe;
+      4'h4:
+          d_exp3_lower = 18'h16a0a;
+      4'h5:
+          d_exp3_lower = 18'h18ace;
+      4'h6:
+          d_exp3_lower = 18'h1ae8a;
+      4'h7:
+          d_exp3_lower = 18'h1d582;
+      4'h8:
+          d_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_upper = 18'h00000;
+    casez (\$87 )
+      5'h00:
+          d_exp3_upper = 18'h10000;
+      5'h01:
+          d_exp3_upper = 18'h1172c;
+      5'h02:
+          d_exp3_upper = 18'h13070;
+      5'h03:
+          d_exp3_upper = 18'h14bfe;
+      5'h04:
+          d_exp3_upper = 18'h16a0a;
+      5'h05:
+          d_exp3_upper = 18'h18ace;
+      5'h06:
+          d_exp3_upper = 18'h1ae8a;
+      5'h07:
+          d_exp3_upper = 18'h1d582;
+      5'h08:
+          d_exp3_upper = 18'h20000;
+    endcase
   end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$9 [4:0];
-  assign a_exp1_drop = \$18 [4:0];
-  assign a_exp2_drop = \$27 [4:0];
-  assign a_exp3_drop = \$36 [4:0];
-  assign n1_residual = \$46 [7:0];
+  assign a_exp0_drop = \$15 [4:0];
+  assign a_exp1_drop = \$24 [4:0];
+  assign a_exp2_drop = \$33 [4:0];
+  assign a_exp3_drop = \$42 [4:0];
+  assign n1_residual = \$52 [7:0];
   assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$60 [4:0];
-  assign d_exp1_drop = \$69 [4:0];
-  assign d_exp2_drop = \$78 [4:0];
-  assign d_exp3_drop = \$87 [4:0];
-  assign d4_shift = \$88 [4:0];
+  assign d_exp0_drop = \$66 [4:0];
+  assign d_exp1_drop = \$75 [4:0];
+  assign d_exp2_drop = \$84 [4:0];
+  assign d_exp3_drop = \$93 [4:0];
+  assign d4_shift = \$94 [4:0];
   assign d7_valid = o__valid;
+  assign \i__payload.data  = i__payload[31:0];
+  assign \i__payload.data[0]  = i__payload[7:0];
+  assign \i__payload.data[1]  = i__payload[15:8];
+  assign \i__payload.data[2]  = i__payload[23:16];
+  assign \i__payload.data[3]  = i__payload[31:24];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
   assign \wr__data.data[1]  = wr__data[15:8];
   assign \wr__data.data[2]  = wr__data[23:16];
   assign \wr__data.data[3]  = wr__data[31:24];
   assign \wr__data.mask  = wr__data[35:32];
-  assign \i__payload.data  = i__payload[31:0];
-  assign \i__payload.data[0]  = i__payload[7:0];
-  assign \i__payload.data[1]  = i__payload[15:8];
-  assign \i__payload.data[2]  = i__payload[23:16];
-  assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
   assign \vector_head.max  = vector_head[5:0];
   assign \vector_head.recip  = vector_head[18:6];
   assign \vector_head.lead  = vector_head[23:19];
@@ -5440,7 +5597,8 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
   assign \d1b_ring.data  = d1b_ring[31:0];
   assign \d1b_ring.data[0]  = d1b_ring[7:0];
   assign \d1b_ring.data[1]  = d1b_ring[15:8];
@@ -5457,104 +5615,108 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign o__payload[23:16] = d7_y2;
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
-  assign o__payload[32] = d7_last;
-  assign w_data[30:25] = \$47 [5:0];
+  assign o__payload[35:32] = d7_keep;
+  assign o__payload[36] = d7_last;
+  assign w_data[30:25] = \$53 [5:0];
   assign w_data[24] = n2_any;
   assign w_data[23:19] = n2_lead;
   assign w_data[18:6] = n2_recip;
   assign w_data[5:0] = n2_max[5:0];
-  assign wr__data[35:32] = i__payload[35:32];
-  assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
-  assign \$2  = { 1'h0, a_exp0_v_r[3:1] };
-  assign \$4  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
-  assign \$7  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
-  assign \$10  = { 1'h0, a_exp1_v_r[3:1] };
-  assign \$11  = { 1'h0, a_exp1_v_r[3:1] };
-  assign \$13  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
-  assign \$16  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
-  assign \$19  = { 1'h0, a_exp2_v_r[3:1] };
-  assign \$20  = { 1'h0, a_exp2_v_r[3:1] };
-  assign \$22  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
-  assign \$25  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
-  assign \$28  = { 1'h0, a_exp3_v_r[3:1] };
-  assign \$29  = { 1'h0, a_exp3_v_r[3:1] };
-  assign \$31  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
-  assign \$34  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
-  assign \$42  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$43  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$46  = { \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60:13] };
-  assign \$52  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$53  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$55  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$58  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$61  = { 1'h0, d_exp1_v_r[3:1] };
-  assign \$62  = { 1'h0, d_exp1_v_r[3:1] };
-  assign \$64  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
-  assign \$67  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
-  assign \$70  = { 1'h0, d_exp2_v_r[3:1] };
-  assign \$71  = { 1'h0, d_exp2_v_r[3:1] };
-  assign \$73  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
-  assign \$76  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
-  assign \$79  = { 1'h0, d_exp3_v_r[3:1] };
-  assign \$80  = { 1'h0, d_exp3_v_r[3:1] };
-  assign \$82  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
-  assign \$85  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
-  assign \$95  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$97  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$99  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$101  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
-  assign \$111  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$114  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$117  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$120  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$124  = { \$123 [19], \$123 [19:1] };
-  assign \$127  = { \$126 [19], \$126 [19:1] };
-  assign \$130  = { \$129 [19], \$129 [19:1] };
-  assign \$133  = { \$132 [19], \$132 [19:1] };
-  assign \$135  = { 3'h0, a4_mantissa0, 4'h0 };
-  assign \$137  = { 1'h0, \$136 [31:1] };
-  assign \$140  = \$139 [21:0];
-  assign \$142  = { 3'h0, a4_mantissa1, 4'h0 };
+  assign wr__data[31:24] = { i__payload[31:25], \$6  };
+  assign wr__data[23:16] = { i__payload[23:17], \$5  };
+  assign wr__data[15:8] = { i__payload[15:9], \$4  };
+  assign wr__data[7:0] = { i__payload[7:1], \$3  };
+  assign wr__data[35:32] = \$2 ;
+  assign \$7  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$8  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$10  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$13  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$16  = { 1'h0, a_exp1_v_r[3:1] };
+  assign \$17  = { 1'h0, a_exp1_v_r[3:1] };
+  assign \$19  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
+  assign \$22  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
+  assign \$25  = { 1'h0, a_exp2_v_r[3:1] };
+  assign \$26  = { 1'h0, a_exp2_v_r[3:1] };
+  assign \$28  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
+  assign \$31  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
+  assign \$34  = { 1'h0, a_exp3_v_r[3:1] };
+  assign \$35  = { 1'h0, a_exp3_v_r[3:1] };
+  assign \$37  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
+  assign \$40  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
+  assign \$48  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$49  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$52  = { \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60], \$51 [60:13] };
+  assign \$58  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$59  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$61  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$64  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$67  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$68  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$70  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$73  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$76  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$77  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$79  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$82  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$85  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$86  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$88  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$91  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$102  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$104  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
+  assign \$106  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
+  assign \$108  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
+  assign \$118  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$121  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$124  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$127  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$131  = { \$130 [19], \$130 [19:1] };
+  assign \$134  = { \$133 [19], \$133 [19:1] };
+  assign \$137  = { \$136 [19], \$136 [19:1] };
+  assign \$140  = { \$139 [19], \$139 [19:1] };
+  assign \$142  = { 3'h0, a4_mantissa0, 4'h0 };
   assign \$144  = { 1'h0, \$143 [31:1] };
   assign \$147  = \$146 [21:0];
-  assign \$149  = { 3'h0, a4_mantissa2, 4'h0 };
+  assign \$149  = { 3'h0, a4_mantissa1, 4'h0 };
   assign \$151  = { 1'h0, \$150 [31:1] };
   assign \$154  = \$153 [21:0];
-  assign \$156  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$156  = { 3'h0, a4_mantissa2, 4'h0 };
   assign \$158  = { 1'h0, \$157 [31:1] };
   assign \$161  = \$160 [21:0];
-  assign \$207  = { \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26:13] };
-  assign \$209  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
-  assign \$214  = { \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36:15] };
-  assign \$222  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$225  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$228  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$231  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$235  = { \$234 [19], \$234 [19:1] };
-  assign \$238  = { \$237 [19], \$237 [19:1] };
-  assign \$241  = { \$240 [19], \$240 [19:1] };
-  assign \$244  = { \$243 [19], \$243 [19:1] };
-  assign \$246  = { 1'h0, d3_mantissa0 };
-  assign \$248  = { 1'h0, \$247 [31:1] };
-  assign \$251  = { 1'h0, d3_mantissa1 };
-  assign \$253  = { 1'h0, \$252 [31:1] };
-  assign \$256  = { 1'h0, d3_mantissa2 };
-  assign \$258  = { 1'h0, \$257 [31:1] };
-  assign \$261  = { 1'h0, d3_mantissa3 };
+  assign \$163  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$165  = { 1'h0, \$164 [31:1] };
+  assign \$168  = \$167 [21:0];
+  assign \$214  = { \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26], \$213 [26:13] };
+  assign \$216  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$221  = { \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36], \$220 [36:15] };
+  assign \$237  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$240  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$243  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$246  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$250  = { \$249 [19], \$249 [19:1] };
+  assign \$253  = { \$252 [19], \$252 [19:1] };
+  assign \$256  = { \$255 [19], \$255 [19:1] };
+  assign \$259  = { \$258 [19], \$258 [19:1] };
+  assign \$261  = { 1'h0, d3_mantissa0 };
   assign \$263  = { 1'h0, \$262 [31:1] };
-  assign \$270  = { d5_prod0, 1'h0 };
-  assign \$272  = { d5_prod1, 1'h0 };
-  assign \$274  = { d5_prod2, 1'h0 };
-  assign \$276  = { d5_prod3, 1'h0 };
-  assign \$281  = { 1'h0, \$280 [32:1] };
-  assign \$284  = { 1'h0, \$283 [32:1] };
-  assign \$290  = { 1'h0, \$289 [32:1] };
-  assign \$293  = { 1'h0, \$292 [32:1] };
+  assign \$266  = { 1'h0, d3_mantissa1 };
+  assign \$268  = { 1'h0, \$267 [31:1] };
+  assign \$271  = { 1'h0, d3_mantissa2 };
+  assign \$273  = { 1'h0, \$272 [31:1] };
+  assign \$276  = { 1'h0, d3_mantissa3 };
+  assign \$278  = { 1'h0, \$277 [31:1] };
+  assign \$285  = { d5_prod0, 1'h0 };
+  assign \$287  = { d5_prod1, 1'h0 };
+  assign \$289  = { d5_prod2, 1'h0 };
+  assign \$291  = { d5_prod3, 1'h0 };
+  assign \$296  = { 1'h0, \$295 [32:1] };
   assign \$299  = { 1'h0, \$298 [32:1] };
-  assign \$302  = { 1'h0, \$301 [32:1] };
+  assign \$305  = { 1'h0, \$304 [32:1] };
   assign \$308  = { 1'h0, \$307 [32:1] };
-  assign \$311  = { 1'h0, \$310 [32:1] };
+  assign \$314  = { 1'h0, \$313 [32:1] };
+  assign \$317  = { 1'h0, \$316 [32:1] };
+  assign \$323  = { 1'h0, \$322 [32:1] };
+  assign \$326  = { 1'h0, \$325 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -2,36 +2,42 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module softmax_int8_base2_l1(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
+module softmax_int8_base2_l1(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tkeep, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tkeep, m_axis_tlast, aclk);
   input aclk;
   wire aclk;
   input aresetn;
   wire aresetn;
   wire clk;
-  wire [9:0] i__payload;
+  wire [10:0] i__payload;
   wire [7:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
+  wire \i__payload.keep ;
   wire \i__payload.last ;
   wire \i__payload.mask ;
   wire i__ready;
   wire i__valid;
   output [7:0] m_axis_tdata;
   wire [7:0] m_axis_tdata;
+  output m_axis_tkeep;
+  wire m_axis_tkeep;
   output m_axis_tlast;
   wire m_axis_tlast;
   input m_axis_tready;
   wire m_axis_tready;
   output m_axis_tvalid;
   wire m_axis_tvalid;
-  wire [8:0] o__payload;
+  wire [9:0] o__payload;
   wire [7:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
+  wire \o__payload.keep ;
   wire \o__payload.last ;
   wire o__ready;
   wire o__valid;
   wire rst;
   input [7:0] s_axis_tdata;
   wire [7:0] s_axis_tdata;
+  input s_axis_tkeep;
+  wire s_axis_tkeep;
   input s_axis_tlast;
   wire s_axis_tlast;
   output s_axis_tready;
@@ -57,393 +63,411 @@ module softmax_int8_base2_l1(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser,
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
   assign m_axis_tdata = o__payload[7:0];
-  assign m_axis_tlast = o__payload[8];
+  assign m_axis_tkeep = o__payload[8];
+  assign m_axis_tlast = o__payload[9];
   assign \i__payload.data  = i__payload[7:0];
   assign \i__payload.data[0]  = i__payload[7:0];
-  assign \i__payload.mask  = i__payload[8];
-  assign \i__payload.last  = i__payload[9];
+  assign \i__payload.keep  = i__payload[8];
+  assign \i__payload.mask  = i__payload[9];
+  assign \i__payload.last  = i__payload[10];
   assign \o__payload.data  = o__payload[7:0];
   assign \o__payload.data[0]  = o__payload[7:0];
-  assign \o__payload.last  = o__payload[8];
-  assign i__payload[9] = s_axis_tlast;
-  assign i__payload[8] = s_axis_tuser;
+  assign \o__payload.keep  = o__payload[8];
+  assign \o__payload.last  = o__payload[9];
+  assign i__payload[10] = s_axis_tlast;
+  assign i__payload[9] = s_axis_tuser;
+  assign i__payload[8] = s_axis_tkeep;
   assign i__payload[7:0] = s_axis_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
 module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [3:0] \$1 ;
-  wire \$10 ;
-  wire [27:0] \$100 ;
-  wire [58:0] \$101 ;
-  wire [43:0] \$102 ;
-  wire [59:0] \$103 ;
-  wire [35:0] \$104 ;
-  wire [36:0] \$105 ;
-  wire [36:0] \$106 ;
-  wire [37:0] \$107 ;
-  wire [9:0] \$108 ;
-  wire \$109 ;
-  wire [5:0] \$11 ;
-  wire [9:0] \$110 ;
-  wire [9:0] \$111 ;
-  wire \$112 ;
+  wire \$1 ;
+  wire [15:0] \$10 ;
+  wire [45:0] \$100 ;
+  wire [13:0] \$101 ;
+  wire [26:0] \$102 ;
+  wire [26:0] \$103 ;
+  wire [27:0] \$104 ;
+  wire [58:0] \$105 ;
+  wire [43:0] \$106 ;
+  wire [59:0] \$107 ;
+  wire [35:0] \$108 ;
+  wire [36:0] \$109 ;
+  wire [16:0] \$11 ;
+  wire [36:0] \$110 ;
+  wire [37:0] \$111 ;
+  wire [9:0] \$112 ;
   wire \$113 ;
-  wire [12:0] \$114 ;
-  wire [13:0] \$115 ;
-  wire [18:0] \$116 ;
-  wire [19:0] \$117 ;
-  wire [19:0] \$118 ;
-  wire [20:0] \$119 ;
-  wire [30:0] \$12 ;
-  wire [18:0] \$120 ;
-  wire [31:0] \$121 ;
-  wire [31:0] \$122 ;
-  wire [32:0] \$123 ;
-  wire [32:0] \$124 ;
-  wire [30:0] \$125 ;
-  wire [31:0] \$126 ;
+  wire [9:0] \$114 ;
+  wire [9:0] \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire [16:0] \$12 ;
+  wire [12:0] \$120 ;
+  wire [13:0] \$121 ;
+  wire [18:0] \$122 ;
+  wire [19:0] \$123 ;
+  wire [19:0] \$124 ;
+  wire [20:0] \$125 ;
+  wire [18:0] \$126 ;
   wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [5:0] \$13 ;
+  wire [31:0] \$128 ;
+  wire [32:0] \$129 ;
+  wire \$13 ;
   wire [32:0] \$130 ;
-  wire [32:0] \$131 ;
-  wire \$132 ;
-  wire [32:0] \$133 ;
-  wire [32:0] \$134 ;
-  wire [32:0] \$135 ;
+  wire [30:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire \$134 ;
+  wire \$135 ;
   wire [32:0] \$136 ;
-  reg [8:0] \$137 ;
-  reg [9:0] \$138 ;
-  reg [8:0] \$139 ;
-  wire [93:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg [9:0] \$142 ;
-  reg \$143 ;
-  reg [7:0] \$144 ;
-  reg [7:0] \$145 ;
+  wire [32:0] \$137 ;
+  wire \$138 ;
+  wire [32:0] \$139 ;
+  wire [5:0] \$14 ;
+  wire [32:0] \$140 ;
+  wire [32:0] \$141 ;
+  wire [32:0] \$142 ;
+  reg [8:0] \$143 ;
+  reg [9:0] \$144 ;
+  reg [8:0] \$145 ;
   reg \$146 ;
   reg \$147 ;
   reg [9:0] \$148 ;
   reg \$149 ;
-  wire [15:0] \$15 ;
+  wire [30:0] \$15 ;
   reg [7:0] \$150 ;
-  reg \$151 ;
+  reg [7:0] \$151 ;
   reg \$152 ;
-  reg [9:0] \$153 ;
-  reg \$154 ;
+  reg \$153 ;
+  reg [9:0] \$154 ;
   reg \$155 ;
   reg [7:0] \$156 ;
-  reg [15:0] \$157 ;
+  reg \$157 ;
   reg \$158 ;
-  reg [18:0] \$159 ;
-  wire [15:0] \$16 ;
-  reg [17:0] \$160 ;
-  reg [4:0] \$161 ;
+  reg [9:0] \$159 ;
+  wire [5:0] \$16 ;
+  reg \$160 ;
+  reg \$161 ;
   reg [7:0] \$162 ;
-  reg [7:0] \$163 ;
+  reg [15:0] \$163 ;
   reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg [9:0] \$168 ;
-  reg [9:0] \$169 ;
-  wire [16:0] \$17 ;
+  reg [18:0] \$165 ;
+  reg [17:0] \$166 ;
+  reg [4:0] \$167 ;
+  reg [7:0] \$168 ;
+  reg [7:0] \$169 ;
+  wire [93:0] \$17 ;
   reg \$170 ;
   reg \$171 ;
   reg \$172 ;
   reg \$173 ;
-  reg [17:0] \$174 ;
-  reg [4:0] \$175 ;
-  reg [7:0] \$176 ;
+  reg [9:0] \$174 ;
+  reg [9:0] \$175 ;
+  reg \$176 ;
   reg \$177 ;
   reg \$178 ;
-  reg [9:0] \$179 ;
-  wire [60:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg [21:0] \$182 ;
-  reg [7:0] \$183 ;
+  reg \$179 ;
+  wire [15:0] \$18 ;
+  reg [17:0] \$180 ;
+  reg [4:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg \$183 ;
   reg \$184 ;
-  reg \$185 ;
-  reg [9:0] \$186 ;
+  reg [9:0] \$185 ;
+  reg \$186 ;
   reg \$187 ;
-  reg \$188 ;
-  reg [21:0] \$189 ;
-  wire [60:0] \$19 ;
-  reg [7:0] \$190 ;
+  reg [21:0] \$188 ;
+  reg [7:0] \$189 ;
+  wire [15:0] \$19 ;
+  reg \$190 ;
   reg \$191 ;
-  reg \$192 ;
-  reg [9:0] \$193 ;
+  reg [9:0] \$192 ;
+  reg \$193 ;
   reg \$194 ;
-  reg [5:0] \$195 ;
-  reg \$196 ;
-  reg [6:0] \$197 ;
-  reg [6:0] \$198 ;
-  reg [21:0] \$199 ;
-  wire [3:0] \$2 ;
-  wire [10:0] \$20 ;
+  reg [21:0] \$195 ;
+  reg [7:0] \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg [9:0] \$199 ;
+  wire \$2 ;
+  wire [16:0] \$20 ;
   reg \$200 ;
-  reg \$201 ;
+  reg [5:0] \$201 ;
   reg \$202 ;
-  reg [9:0] \$203 ;
-  reg [7:0] \$204 ;
-  reg \$205 ;
-  reg [21:0] \$206 ;
+  reg [6:0] \$203 ;
+  reg [6:0] \$204 ;
+  reg [21:0] \$205 ;
+  reg \$206 ;
   reg \$207 ;
   reg \$208 ;
   reg [9:0] \$209 ;
-  wire \$21 ;
+  wire [60:0] \$21 ;
   reg [7:0] \$210 ;
   reg \$211 ;
-  reg [6:0] \$212 ;
+  reg [21:0] \$212 ;
   reg \$213 ;
-  reg [3:0] \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg [9:0] \$217 ;
-  reg [7:0] \$218 ;
+  reg \$214 ;
+  reg [9:0] \$215 ;
+  reg [7:0] \$216 ;
+  reg \$217 ;
+  reg [6:0] \$218 ;
   reg \$219 ;
-  wire \$22 ;
-  reg [6:0] \$220 ;
+  wire [60:0] \$22 ;
+  reg [3:0] \$220 ;
   reg \$221 ;
-  reg [21:0] \$222 ;
-  reg [3:0] \$223 ;
-  reg [36:0] \$224 ;
+  reg \$222 ;
+  reg [9:0] \$223 ;
+  reg [7:0] \$224 ;
   reg \$225 ;
-  reg \$226 ;
-  reg [9:0] \$227 ;
-  reg [7:0] \$228 ;
-  reg \$229 ;
-  wire \$23 ;
-  reg [6:0] \$230 ;
+  reg [6:0] \$226 ;
+  reg \$227 ;
+  reg [21:0] \$228 ;
+  reg [3:0] \$229 ;
+  wire [10:0] \$23 ;
+  reg [36:0] \$230 ;
   reg \$231 ;
-  reg [21:0] \$232 ;
-  reg [3:0] \$233 ;
-  reg [45:0] \$234 ;
+  reg \$232 ;
+  reg [9:0] \$233 ;
+  reg [7:0] \$234 ;
   reg \$235 ;
-  reg [7:0] \$236 ;
+  reg [6:0] \$236 ;
   reg \$237 ;
-  reg [9:0] \$238 ;
-  reg [45:0] \$239 ;
+  reg [21:0] \$238 ;
+  reg [3:0] \$239 ;
   wire \$24 ;
-  reg [3:0] \$240 ;
+  reg [45:0] \$240 ;
   reg \$241 ;
   reg [7:0] \$242 ;
-  reg [30:0] \$243 ;
-  reg \$244 ;
-  reg [9:0] \$245 ;
-  reg \$246 ;
-  reg [7:0] \$247 ;
-  reg \$248 ;
-  reg [9:0] \$249 ;
-  wire [3:0] \$25 ;
-  reg [4:0] \$250 ;
-  reg [30:0] \$251 ;
+  reg \$243 ;
+  reg [9:0] \$244 ;
+  reg [45:0] \$245 ;
+  reg [3:0] \$246 ;
+  reg \$247 ;
+  reg [7:0] \$248 ;
+  reg [30:0] \$249 ;
+  wire \$25 ;
+  reg \$250 ;
+  reg [9:0] \$251 ;
   reg \$252 ;
   reg [7:0] \$253 ;
   reg \$254 ;
   reg [9:0] \$255 ;
   reg [4:0] \$256 ;
-  reg [15:0] \$257 ;
-  reg [12:0] \$258 ;
-  reg [13:0] \$259 ;
-  wire [3:0] \$26 ;
-  reg [12:0] \$260 ;
-  reg \$261 ;
-  reg [7:0] \$262 ;
-  reg \$263 ;
-  reg [9:0] \$264 ;
-  reg [4:0] \$265 ;
-  reg [15:0] \$266 ;
+  reg [30:0] \$257 ;
+  reg \$258 ;
+  reg [7:0] \$259 ;
+  wire \$26 ;
+  reg \$260 ;
+  reg [9:0] \$261 ;
+  reg [4:0] \$262 ;
+  reg [15:0] \$263 ;
+  reg [12:0] \$264 ;
+  reg [13:0] \$265 ;
+  reg [12:0] \$266 ;
   reg \$267 ;
   reg [7:0] \$268 ;
   reg \$269 ;
-  wire [4:0] \$27 ;
+  wire \$27 ;
   reg [9:0] \$270 ;
   reg [4:0] \$271 ;
-  reg [27:0] \$272 ;
-  reg [15:0] \$273 ;
-  reg \$274 ;
-  reg [7:0] \$275 ;
-  reg \$276 ;
-  reg [9:0] \$277 ;
-  reg [4:0] \$278 ;
-  reg [27:0] \$279 ;
-  wire [13:0] \$28 ;
-  reg [15:0] \$280 ;
-  reg [59:0] \$281 ;
+  reg [15:0] \$272 ;
+  reg \$273 ;
+  reg [7:0] \$274 ;
+  reg \$275 ;
+  reg [9:0] \$276 ;
+  reg [4:0] \$277 ;
+  reg [27:0] \$278 ;
+  reg [15:0] \$279 ;
+  wire [3:0] \$28 ;
+  reg \$280 ;
+  reg [7:0] \$281 ;
   reg \$282 ;
-  reg [7:0] \$283 ;
-  reg \$284 ;
-  reg [9:0] \$285 ;
-  reg [4:0] \$286 ;
-  reg [27:0] \$287 ;
-  reg [15:0] \$288 ;
-  reg [12:0] \$289 ;
-  wire [14:0] \$29 ;
+  reg [9:0] \$283 ;
+  reg [4:0] \$284 ;
+  reg [27:0] \$285 ;
+  reg [15:0] \$286 ;
+  reg [59:0] \$287 ;
+  reg \$288 ;
+  reg [7:0] \$289 ;
+  wire [3:0] \$29 ;
   reg \$290 ;
-  reg [32:0] \$291 ;
-  reg [8:0] \$292 ;
-  reg [8:0] \$293 ;
-  reg \$294 ;
-  reg \$295 ;
-  reg [5:0] \$296 ;
-  reg [12:0] \$297 ;
-  reg [4:0] \$298 ;
-  reg \$299 ;
-  wire [4:0] \$3 ;
-  wire \$30 ;
-  reg [8:0] \$300 ;
+  reg [9:0] \$291 ;
+  reg [4:0] \$292 ;
+  reg [27:0] \$293 ;
+  reg [15:0] \$294 ;
+  reg [12:0] \$295 ;
+  reg \$296 ;
+  reg [32:0] \$297 ;
+  reg [8:0] \$298 ;
+  reg [8:0] \$299 ;
+  wire \$3 ;
+  wire [4:0] \$30 ;
+  reg \$300 ;
   reg \$301 ;
-  reg \$302 ;
-  reg [5:0] \$303 ;
-  reg [12:0] \$304 ;
-  reg [4:0] \$305 ;
-  reg \$306 ;
-  reg [7:0] \$307 ;
+  reg [5:0] \$302 ;
+  reg [12:0] \$303 ;
+  reg [4:0] \$304 ;
+  reg \$305 ;
+  reg [8:0] \$306 ;
+  reg \$307 ;
   reg \$308 ;
-  reg \$309 ;
+  reg [5:0] \$309 ;
   wire [13:0] \$31 ;
-  reg \$310 ;
-  reg [5:0] \$311 ;
-  reg [12:0] \$312 ;
-  reg [4:0] \$313 ;
+  reg [12:0] \$310 ;
+  reg [4:0] \$311 ;
+  reg \$312 ;
+  reg [7:0] \$313 ;
   reg \$314 ;
-  reg [13:0] \$315 ;
+  reg \$315 ;
   reg \$316 ;
-  reg [18:0] \$317 ;
-  reg [17:0] \$318 ;
-  reg [4:0] \$319 ;
+  reg \$317 ;
+  reg [5:0] \$318 ;
+  reg [12:0] \$319 ;
   wire [14:0] \$32 ;
-  reg \$320 ;
+  reg [4:0] \$320 ;
   reg \$321 ;
-  reg \$322 ;
+  reg [13:0] \$322 ;
   reg \$323 ;
-  reg \$324 ;
-  reg \$325 ;
-  reg [5:0] \$326 ;
-  reg [5:0] \$327 ;
-  reg [12:0] \$328 ;
-  reg [12:0] \$329 ;
-  wire [14:0] \$33 ;
-  reg [4:0] \$330 ;
-  reg [4:0] \$331 ;
+  reg [18:0] \$324 ;
+  reg [17:0] \$325 ;
+  reg [4:0] \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
+  wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
   reg \$332 ;
   reg \$333 ;
-  reg [17:0] \$334 ;
-  reg [4:0] \$335 ;
-  reg \$336 ;
-  reg \$337 ;
-  reg \$338 ;
-  reg [5:0] \$339 ;
-  wire [5:0] \$34 ;
-  reg [12:0] \$340 ;
-  reg [4:0] \$341 ;
+  reg \$334 ;
+  reg [5:0] \$335 ;
+  reg [5:0] \$336 ;
+  reg [12:0] \$337 ;
+  reg [12:0] \$338 ;
+  reg [4:0] \$339 ;
+  wire [13:0] \$34 ;
+  reg [4:0] \$340 ;
+  reg \$341 ;
   reg \$342 ;
   reg [17:0] \$343 ;
-  reg \$344 ;
+  reg [4:0] \$344 ;
   reg \$345 ;
   reg \$346 ;
-  reg [5:0] \$347 ;
-  reg [12:0] \$348 ;
-  reg [4:0] \$349 ;
-  wire [9:0] \$35 ;
-  reg \$350 ;
-  reg [30:0] \$351 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg [5:0] \$349 ;
+  wire [14:0] \$35 ;
+  reg [12:0] \$350 ;
+  reg [4:0] \$351 ;
   reg \$352 ;
-  reg \$353 ;
+  reg [17:0] \$353 ;
   reg \$354 ;
-  reg [5:0] \$355 ;
-  reg [12:0] \$356 ;
-  reg [4:0] \$357 ;
-  reg \$358 ;
-  reg [4:0] \$359 ;
-  wire [10:0] \$36 ;
-  reg [31:0] \$360 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg [5:0] \$358 ;
+  reg [12:0] \$359 ;
+  wire [14:0] \$36 ;
+  reg [4:0] \$360 ;
   reg \$361 ;
-  reg \$362 ;
+  reg [30:0] \$362 ;
   reg \$363 ;
-  reg [5:0] \$364 ;
-  reg [12:0] \$365 ;
-  reg [4:0] \$366 ;
-  reg \$367 ;
-  reg [4:0] \$368 ;
-  reg [7:0] \$369 ;
-  wire [11:0] \$37 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg [5:0] \$367 ;
+  reg [12:0] \$368 ;
+  reg [4:0] \$369 ;
+  wire [5:0] \$37 ;
   reg \$370 ;
-  reg \$371 ;
+  reg [4:0] \$371 ;
+  reg [31:0] \$372 ;
+  reg \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg [5:0] \$377 ;
+  reg [12:0] \$378 ;
+  reg [4:0] \$379 ;
   wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire [15:0] \$4 ;
-  wire [9:0] \$40 ;
-  wire [7:0] \$41 ;
-  wire [7:0] \$42 ;
-  wire \$43 ;
+  reg \$380 ;
+  reg [4:0] \$381 ;
+  reg [7:0] \$382 ;
+  reg \$383 ;
+  reg \$384 ;
+  reg \$385 ;
+  wire [10:0] \$39 ;
+  wire [3:0] \$4 ;
+  wire [11:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire [9:0] \$42 ;
+  wire [9:0] \$43 ;
   wire \$44 ;
-  wire [14:0] \$45 ;
-  wire [15:0] \$46 ;
-  wire [18:0] \$47 ;
-  wire [19:0] \$48 ;
-  wire [19:0] \$49 ;
-  wire [16:0] \$5 ;
-  wire [20:0] \$50 ;
-  wire [24:0] \$51 ;
-  wire [31:0] \$52 ;
-  wire [31:0] \$53 ;
-  wire [32:0] \$54 ;
-  wire [32:0] \$55 ;
-  wire [21:0] \$56 ;
-  wire [21:0] \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [7:0] \$61 ;
-  wire [7:0] \$62 ;
+  wire [7:0] \$45 ;
+  wire [7:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [14:0] \$49 ;
+  wire [3:0] \$5 ;
+  wire [15:0] \$50 ;
+  wire [18:0] \$51 ;
+  wire [19:0] \$52 ;
+  wire [19:0] \$53 ;
+  wire [20:0] \$54 ;
+  wire [24:0] \$55 ;
+  wire [31:0] \$56 ;
+  wire [31:0] \$57 ;
+  wire [32:0] \$58 ;
+  wire [32:0] \$59 ;
+  wire [4:0] \$6 ;
+  wire [21:0] \$60 ;
+  wire [21:0] \$61 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [7:0] \$65 ;
+  wire [7:0] \$66 ;
   wire \$67 ;
-  wire [7:0] \$68 ;
-  wire [8:0] \$69 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [15:0] \$7 ;
-  wire [8:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [7:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire [21:0] \$76 ;
+  wire [7:0] \$72 ;
+  wire [8:0] \$73 ;
+  wire [8:0] \$74 ;
+  wire \$75 ;
+  wire \$76 ;
   wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [7:0] \$78 ;
+  wire [8:0] \$79 ;
   wire [16:0] \$8 ;
-  wire [7:0] \$80 ;
-  wire [7:0] \$81 ;
+  wire [21:0] \$80 ;
+  wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [21:0] \$84 ;
-  wire [21:0] \$85 ;
-  wire [7:0] \$86 ;
-  wire [7:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire [7:0] \$89 ;
-  wire [16:0] \$9 ;
-  wire [36:0] \$90 ;
-  wire [45:0] \$91 ;
-  wire [46:0] \$92 ;
-  wire \$93 ;
-  wire [45:0] \$94 ;
-  wire [46:0] \$95 ;
-  wire [45:0] \$96 ;
-  wire [13:0] \$97 ;
-  wire [26:0] \$98 ;
-  wire [26:0] \$99 ;
+  wire [7:0] \$84 ;
+  wire [7:0] \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [21:0] \$88 ;
+  wire [21:0] \$89 ;
+  wire \$9 ;
+  wire [7:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [7:0] \$92 ;
+  wire [7:0] \$93 ;
+  wire [36:0] \$94 ;
+  wire [45:0] \$95 ;
+  wire [46:0] \$96 ;
+  wire \$97 ;
+  wire [45:0] \$98 ;
+  wire [46:0] \$99 ;
   reg [36:0] a10_addend = 37'h0000000000;
   reg a10_any = 1'h0;
   reg a10_keep = 1'h0;
@@ -561,6 +585,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg d1b_valid = 1'h0;
   reg d2_any = 1'h0;
   reg [7:0] d2_e0 = 8'h00;
+  reg d2_keep = 1'h0;
   reg d2_last = 1'h0;
   reg [4:0] d2_lead = 5'h00;
   reg d2_mask = 1'h0;
@@ -568,6 +593,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
   reg d2a_any = 1'h0;
+  reg d2a_keep = 1'h0;
   reg d2a_last = 1'h0;
   reg [4:0] d2a_lead = 5'h00;
   reg d2a_mask = 1'h0;
@@ -575,6 +601,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [12:0] d2a_recip = 13'h0000;
   reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
+  reg d2b_keep = 1'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
   reg d2b_mask = 1'h0;
@@ -583,6 +610,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg d2b_valid = 1'h0;
   reg d3_any = 1'h0;
   reg [4:0] d3_drop0 = 5'h00;
+  reg d3_keep = 1'h0;
   reg d3_last = 1'h0;
   reg [4:0] d3_lead = 5'h00;
   reg [17:0] d3_mantissa0 = 18'h00000;
@@ -591,6 +619,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [12:0] d3_recip = 13'h0000;
   reg d3_valid = 1'h0;
   reg d4_any = 1'h0;
+  reg d4_keep = 1'h0;
   reg d4_last = 1'h0;
   reg [4:0] d4_lead = 5'h00;
   reg d4_mask = 1'h0;
@@ -600,6 +629,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   wire [4:0] d4_shift;
   reg d4_valid = 1'h0;
   reg d5_any = 1'h0;
+  reg d5_keep = 1'h0;
   reg d5_last = 1'h0;
   reg [4:0] d5_lead = 5'h00;
   reg d5_mask = 1'h0;
@@ -609,6 +639,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [4:0] d5_shift = 5'h00;
   reg d5_valid = 1'h0;
   reg d6_any = 1'h0;
+  reg d6_keep = 1'h0;
   reg d6_last = 1'h0;
   reg [4:0] d6_lead = 5'h00;
   reg d6_mask = 1'h0;
@@ -617,6 +648,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [4:0] d6_shift = 5'h00;
   reg [31:0] d6_twice0 = 32'd0;
   reg d6_valid = 1'h0;
+  reg d7_keep = 1'h0;
   reg d7_last = 1'h0;
   (* init = 1'h0 *)
   wire d7_valid;
@@ -629,10 +661,12 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
   reg [13:0] d_exp0_v_r = 14'h0000;
-  input [9:0] i__payload;
-  wire [9:0] i__payload;
+  wire element;
+  input [10:0] i__payload;
+  wire [10:0] i__payload;
   wire [7:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
+  wire \i__payload.keep ;
   wire \i__payload.last ;
   wire \i__payload.mask ;
   output i__ready;
@@ -656,13 +690,14 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$194  = 28'h0000000;
+  reg [27:0] \n2_recip$196  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
-  output [8:0] o__payload;
-  wire [8:0] o__payload;
+  output [9:0] o__payload;
+  wire [9:0] o__payload;
   wire [7:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
+  wire \o__payload.keep ;
   wire \o__payload.last ;
   input o__ready;
   wire o__ready;
@@ -1274,590 +1309,613 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
     end
   end
   assign rd__data = _0_;
+  always @(posedge clk)
+    d5_recip <= \$368 ;
+  always @(posedge clk)
+    d5_lead <= \$369 ;
+  always @(posedge clk)
+    d5_any <= \$370 ;
+  always @(posedge clk)
+    d5_shift <= \$371 ;
+  always @(posedge clk)
+    d6_twice0 <= \$372 ;
+  always @(posedge clk)
+    d6_mask <= \$373 ;
+  always @(posedge clk)
+    d6_keep <= \$374 ;
+  always @(posedge clk)
+    d6_valid <= \$375 ;
+  always @(posedge clk)
+    d6_last <= \$376 ;
+  always @(posedge clk)
+    d6_max <= \$377 ;
+  always @(posedge clk)
+    d6_recip <= \$378 ;
+  always @(posedge clk)
+    d6_lead <= \$379 ;
+  always @(posedge clk)
+    d6_any <= \$380 ;
+  always @(posedge clk)
+    d6_shift <= \$381 ;
+  always @(posedge clk)
+    d7_y0 <= \$382 ;
+  always @(posedge clk)
+    o__valid <= \$383 ;
+  always @(posedge clk)
+    d7_last <= \$384 ;
+  always @(posedge clk)
+    d7_keep <= \$385 ;
   assign i__ready = used < 10'h200;
   assign accept = i__valid & i__ready;
-  assign \$3  = \$2  + 1'h1;
-  assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h16);
+  assign \$1  = ~ i__payload[9];
+  assign element = i__payload[8] & \$1 ;
+  assign \$2  = ~ element;
+  assign \$3  = element ? i__payload[0] : i__payload[8];
+  assign \$6  = \$5  + 1'h1;
   assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 17'h00016 : \$8 ;
-  assign \$10  = r1_lead >= 5'h10;
-  assign \$11  = r1_lead - 5'h10;
-  assign \$12  = r1_sum >> \$11 ;
-  assign \$13  = 5'h10 - r1_lead;
-  assign \$14  = r1_sum << \$13 ;
-  assign \$17  = \$16  + 1'h1;
-  assign \$18  = $signed(30'h10000000) - $signed(n1_product);
-  assign \$20  = n2_len - 1'h1;
-  assign \$21  = ~ o__valid;
-  assign ce = \$21  | o__ready;
-  assign \$22  = ~ vector_valid;
-  assign \$23  = \$22  | vector_pop;
-  assign vector_load = r_rdy & \$23 ;
+  assign \$9  = $signed(\$8 ) > $signed(6'h16);
+  assign \$11  = - $signed(\$10 );
+  assign \$12  = \$9  ? 17'h00016 : \$11 ;
+  assign \$13  = r1_lead >= 5'h10;
+  assign \$14  = r1_lead - 5'h10;
+  assign \$15  = r1_sum >> \$14 ;
+  assign \$16  = 5'h10 - r1_lead;
+  assign \$17  = r1_sum << \$16 ;
+  assign \$20  = \$19  + 1'h1;
+  assign \$21  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$23  = n2_len - 1'h1;
+  assign \$24  = ~ o__valid;
+  assign ce = \$24  | o__ready;
+  assign \$25  = ~ vector_valid;
+  assign \$26  = \$25  | vector_pop;
+  assign vector_load = r_rdy & \$26 ;
   assign issue = ce & vector_valid;
-  assign \$24  = count == vector_head[32:25];
-  assign vector_pop = issue & \$24 ;
-  assign \$27  = \$26  + 1'h1;
-  assign \$29  = - $signed(\$28 );
-  assign \$30  = $signed(\$29 ) > $signed(6'h12);
+  assign \$27  = count == vector_head[32:25];
+  assign vector_pop = issue & \$27 ;
+  assign \$30  = \$29  + 1'h1;
   assign \$32  = - $signed(\$31 );
-  assign \$33  = \$30  ? 15'h0012 : \$32 ;
-  assign \$34  = d4_lead + 1'h0;
-  assign \$35  = wr__addr + 1'h1;
-  assign \$36  = used + accept;
-  assign \$37  = \$36  - issue;
-  assign \$38  = length + 1'h1;
-  assign \$39  = i__payload[9] ? 10'h000 : \$38 ;
-  assign \$40  = length + 1'h1;
-  assign \$42  = a2_mask ? 8'he0 : \$41 ;
-  assign \$44  = ~ \$43 ;
-  assign \$46  = $signed(a3_0_e0) - $signed(\$45 );
-  assign \$47  = a_exp0_upper - a_exp0_lower;
-  assign \$48  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$50  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$49 );
-  assign \$52  = 1'h1 << a4_drop0;
-  assign \$54  = \$51  + \$53 ;
-  assign \$55  = \$54  >> a4_drop0;
-  assign \$57  = a4_mask ? 22'h000000 : \$56 ;
-  assign \$58  = ~ started;
-  assign \$59  = $signed(a6_max) > $signed(run_max);
-  assign \$60  = \$58  | \$59 ;
-  assign \$61  = \$60  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$62  = a6_any ? \$61  : { run_max[5], run_max[5], run_max };
-  assign \$63  = started | a6_any;
-  assign \$64  = a6_last ? 1'h0 : \$63 ;
-  assign \$65  = ~ started;
-  assign \$66  = $signed(a6_max) > $signed(run_max);
-  assign \$67  = \$65  | \$66 ;
-  assign \$68  = \$67  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$69  = $signed(\$68 ) - $signed(run_max);
-  assign \$70  = a6_any ? \$69  : 9'h000;
-  assign \$71  = ~ started;
-  assign \$72  = $signed(a6_max) > $signed(run_max);
-  assign \$73  = \$71  | \$72 ;
-  assign \$74  = \$73  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$75  = $signed(\$74 ) - $signed(a6_max);
-  assign \$76  = a6_any ? a6_sum : 22'h000000;
-  assign \$77  = ~ started;
-  assign \$78  = $signed(a6_max) > $signed(run_max);
-  assign \$79  = \$77  | \$78 ;
-  assign \$80  = \$79  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$81  = a6_any ? \$80  : { run_max[5], run_max[5], run_max };
-  assign \$82  = started | a6_any;
-  assign \$83  = a7_beat_shift >= 5'h1f;
-  assign \$84  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$85  = \$83  ? 22'h000000 : \$84 ;
-  assign \$86  = sum_pending + a8_old_shift;
-  assign \$87  = a8_keep ? \$86  : 8'h00;
-  assign \$88  = sum_pending + a8_old_shift;
-  assign \$89  = a8_keep ? \$88  : 8'h00;
-  assign \$90  = a9_term << a9_pending;
-  assign \$91  = a10_keep ? sum_deferred : 46'h000000000000;
-  assign \$92  = \$91  + a10_addend;
-  assign \$93  = a10_valid & a10_last;
-  assign \$94  = a10_keep ? sum_deferred : 46'h000000000000;
-  assign \$95  = \$94  + a10_addend;
-  assign \$96  = r0a_acc >> r0a_pending;
-  assign \$97  = recip_upper - recip_lower;
-  assign \$98  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$100  = $signed({ 1'h0, recip_lower_r }) + $signed(\$99 );
-  assign \$102  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
-  assign \$103  = $signed(\$101 ) + $signed(\$102 );
-  assign \$104  = $signed(n1_recip) * $signed(\$19 [7:0]);
-  assign \$105  = $signed(\$104 ) + $signed(16'h4000);
-  assign \$107  = $signed(n1_recip) + $signed(\$106 );
-  assign \$108  = rd__addr + 1'h1;
-  assign \$109  = count == vector_head[32:25];
-  assign \$110  = count + 1'h1;
-  assign \$111  = \$109  ? 10'h000 : \$110 ;
-  assign \$112  = count == vector_head[32:25];
-  assign \$113  = issue & \$112 ;
-  assign \$115  = $signed(d2_e0) - $signed(\$114 );
-  assign \$116  = d_exp0_upper - d_exp0_lower;
-  assign \$117  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$119  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$118 );
-  assign \$121  = 1'h1 << d3_drop0;
-  assign \$123  = \$120  + \$122 ;
-  assign \$124  = \$123  >> d3_drop0;
-  assign \$125  = d4_num0 * d4_recip;
-  assign \$127  = \$126  >> d5_shift;
-  assign \$128  = ~ d6_any;
-  assign \$129  = d6_mask | \$128 ;
-  assign \$130  = d6_twice0 + 1'h1;
-  assign \$132  = \$131  > 8'hff;
-  assign \$133  = d6_twice0 + 1'h1;
-  assign \$135  = \$132  ? 33'h0000000ff : \$134 ;
-  assign \$136  = \$129  ? 33'h000000000 : \$135 ;
+  assign \$33  = $signed(\$32 ) > $signed(6'h12);
+  assign \$35  = - $signed(\$34 );
+  assign \$36  = \$33  ? 15'h0012 : \$35 ;
+  assign \$37  = d4_lead + 1'h0;
+  assign \$38  = wr__addr + 1'h1;
+  assign \$39  = used + accept;
+  assign \$40  = \$39  - issue;
+  assign \$41  = length + 1'h1;
+  assign \$42  = i__payload[10] ? 10'h000 : \$41 ;
+  assign \$43  = length + 1'h1;
+  assign \$44  = ~ element;
+  assign \$46  = a2_mask ? 8'he0 : \$45 ;
+  assign \$48  = ~ \$47 ;
+  assign \$50  = $signed(a3_0_e0) - $signed(\$49 );
+  assign \$51  = a_exp0_upper - a_exp0_lower;
+  assign \$52  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$54  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$53 );
+  assign \$56  = 1'h1 << a4_drop0;
+  assign \$58  = \$55  + \$57 ;
+  assign \$59  = \$58  >> a4_drop0;
+  assign \$61  = a4_mask ? 22'h000000 : \$60 ;
+  assign \$62  = ~ started;
+  assign \$63  = $signed(a6_max) > $signed(run_max);
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = \$64  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$66  = a6_any ? \$65  : { run_max[5], run_max[5], run_max };
+  assign \$67  = started | a6_any;
+  assign \$68  = a6_last ? 1'h0 : \$67 ;
+  assign \$69  = ~ started;
+  assign \$70  = $signed(a6_max) > $signed(run_max);
+  assign \$71  = \$69  | \$70 ;
+  assign \$72  = \$71  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$73  = $signed(\$72 ) - $signed(run_max);
+  assign \$74  = a6_any ? \$73  : 9'h000;
+  assign \$75  = ~ started;
+  assign \$76  = $signed(a6_max) > $signed(run_max);
+  assign \$77  = \$75  | \$76 ;
+  assign \$78  = \$77  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$79  = $signed(\$78 ) - $signed(a6_max);
+  assign \$80  = a6_any ? a6_sum : 22'h000000;
+  assign \$81  = ~ started;
+  assign \$82  = $signed(a6_max) > $signed(run_max);
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \$83  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$85  = a6_any ? \$84  : { run_max[5], run_max[5], run_max };
+  assign \$86  = started | a6_any;
+  assign \$87  = a7_beat_shift >= 5'h1f;
+  assign \$88  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$89  = \$87  ? 22'h000000 : \$88 ;
+  assign \$90  = sum_pending + a8_old_shift;
+  assign \$91  = a8_keep ? \$90  : 8'h00;
+  assign \$92  = sum_pending + a8_old_shift;
+  assign \$93  = a8_keep ? \$92  : 8'h00;
+  assign \$94  = a9_term << a9_pending;
+  assign \$95  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$96  = \$95  + a10_addend;
+  assign \$97  = a10_valid & a10_last;
+  assign \$98  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$99  = \$98  + a10_addend;
+  assign \$100  = r0a_acc >> r0a_pending;
+  assign \$101  = recip_upper - recip_lower;
+  assign \$102  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$104  = $signed({ 1'h0, recip_lower_r }) + $signed(\$103 );
+  assign \$106  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$107  = $signed(\$105 ) + $signed(\$106 );
+  assign \$108  = $signed(n1_recip) * $signed(\$22 [7:0]);
+  assign \$109  = $signed(\$108 ) + $signed(16'h4000);
+  assign \$111  = $signed(n1_recip) + $signed(\$110 );
+  assign \$112  = rd__addr + 1'h1;
+  assign \$113  = count == vector_head[32:25];
+  assign \$114  = count + 1'h1;
+  assign \$115  = \$113  ? 10'h000 : \$114 ;
+  assign \$116  = count == vector_head[32:25];
+  assign \$117  = issue & \$116 ;
+  assign \$118  = ~ d1b_ring[8];
+  assign \$119  = \$118  | d1b_ring[0];
+  assign \$121  = $signed(d2_e0) - $signed(\$120 );
+  assign \$122  = d_exp0_upper - d_exp0_lower;
+  assign \$123  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$125  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$124 );
+  assign \$127  = 1'h1 << d3_drop0;
+  assign \$129  = \$126  + \$128 ;
+  assign \$130  = \$129  >> d3_drop0;
+  assign \$131  = d4_num0 * d4_recip;
+  assign \$133  = \$132  >> d5_shift;
+  assign \$134  = ~ d6_any;
+  assign \$135  = d6_mask | \$134 ;
+  assign \$136  = d6_twice0 + 1'h1;
+  assign \$138  = \$137  > 8'hff;
+  assign \$139  = d6_twice0 + 1'h1;
+  assign \$141  = \$138  ? 33'h0000000ff : \$140 ;
+  assign \$142  = \$135  ? 33'h000000000 : \$141 ;
   always @(posedge clk)
-    wr__addr <= \$137 ;
+    wr__addr <= \$143 ;
   always @(posedge clk)
-    used <= \$138 ;
+    used <= \$144 ;
   always @(posedge clk)
-    length <= \$139 ;
+    length <= \$145 ;
   always @(posedge clk)
-    a1_valid <= \$140 ;
+    a1_valid <= \$146 ;
   always @(posedge clk)
-    a1_last <= \$141 ;
+    a1_last <= \$147 ;
   always @(posedge clk)
-    a1_len <= \$142 ;
+    a1_len <= \$148 ;
   always @(posedge clk)
-    a1_mask <= \$143 ;
+    a1_mask <= \$149 ;
   always @(posedge clk)
-    a1_x0 <= \$144 ;
+    a1_x0 <= \$150 ;
   always @(posedge clk)
-    a2_e0 <= \$145 ;
+    a2_e0 <= \$151 ;
   always @(posedge clk)
-    a2_valid <= \$146 ;
+    a2_valid <= \$152 ;
   always @(posedge clk)
-    a2_last <= \$147 ;
+    a2_last <= \$153 ;
   always @(posedge clk)
-    a2_len <= \$148 ;
+    a2_len <= \$154 ;
   always @(posedge clk)
-    a2_mask <= \$149 ;
+    a2_mask <= \$155 ;
   always @(posedge clk)
-    a3_whole0 <= \$150 ;
+    a3_whole0 <= \$156 ;
   always @(posedge clk)
-    a3_0_valid <= \$151 ;
+    a3_0_valid <= \$157 ;
   always @(posedge clk)
-    a3_0_last <= \$152 ;
+    a3_0_last <= \$158 ;
   always @(posedge clk)
-    a3_0_len <= \$153 ;
+    a3_0_len <= \$159 ;
   always @(posedge clk)
-    a3_0_mask <= \$154 ;
+    a3_0_mask <= \$160 ;
   always @(posedge clk)
-    a3_0_any <= \$155 ;
+    a3_0_any <= \$161 ;
   always @(posedge clk)
-    a3_0_e0 <= \$156 ;
+    a3_0_e0 <= \$162 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$157 ;
+    a_exp0_v_r <= \$163 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$158 ;
+    a_exp0_offset_r <= \$164 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$159 ;
+    a_exp0_step_r <= \$165 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$160 ;
+    a_exp0_lower_r <= \$166 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$161 ;
+    a_exp0_drop_r <= \$167 ;
   always @(posedge clk)
-    a3a_max <= \$162 ;
+    a3a_max <= \$168 ;
   always @(posedge clk)
-    a3b_max <= \$163 ;
+    a3b_max <= \$169 ;
   always @(posedge clk)
-    a3a_valid <= \$164 ;
+    a3a_valid <= \$170 ;
   always @(posedge clk)
-    a3b_valid <= \$165 ;
+    a3b_valid <= \$171 ;
   always @(posedge clk)
-    a3a_last <= \$166 ;
+    a3a_last <= \$172 ;
   always @(posedge clk)
-    a3b_last <= \$167 ;
+    a3b_last <= \$173 ;
   always @(posedge clk)
-    a3a_len <= \$168 ;
+    a3a_len <= \$174 ;
   always @(posedge clk)
-    a3b_len <= \$169 ;
+    a3b_len <= \$175 ;
   always @(posedge clk)
-    a3a_any <= \$170 ;
+    a3a_any <= \$176 ;
   always @(posedge clk)
-    a3b_any <= \$171 ;
+    a3b_any <= \$177 ;
   always @(posedge clk)
-    a3a_mask <= \$172 ;
+    a3a_mask <= \$178 ;
   always @(posedge clk)
-    a3b_mask <= \$173 ;
+    a3b_mask <= \$179 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$174 ;
+    a4_mantissa0 <= \$180 ;
   always @(posedge clk)
-    a4_drop0 <= \$175 ;
+    a4_drop0 <= \$181 ;
   always @(posedge clk)
-    a4_max <= \$176 ;
+    a4_max <= \$182 ;
   always @(posedge clk)
-    a4_valid <= \$177 ;
+    a4_valid <= \$183 ;
   always @(posedge clk)
-    a4_last <= \$178 ;
+    a4_last <= \$184 ;
   always @(posedge clk)
-    a4_len <= \$179 ;
+    a4_len <= \$185 ;
   always @(posedge clk)
-    a4_any <= \$180 ;
+    a4_any <= \$186 ;
   always @(posedge clk)
-    a4_mask <= \$181 ;
+    a4_mask <= \$187 ;
   always @(posedge clk)
-    a5_term0 <= \$182 ;
+    a5_term0 <= \$188 ;
   always @(posedge clk)
-    a5_max <= \$183 ;
+    a5_max <= \$189 ;
   always @(posedge clk)
-    a5_valid <= \$184 ;
+    a5_valid <= \$190 ;
   always @(posedge clk)
-    a5_last <= \$185 ;
+    a5_last <= \$191 ;
   always @(posedge clk)
-    a5_len <= \$186 ;
+    a5_len <= \$192 ;
   always @(posedge clk)
-    a5_any <= \$187 ;
+    a5_any <= \$193 ;
   always @(posedge clk)
-    a5_mask <= \$188 ;
+    a5_mask <= \$194 ;
   always @(posedge clk)
-    a6_sum <= \$189 ;
+    a6_sum <= \$195 ;
   always @(posedge clk)
-    a6_max <= \$190 ;
+    a6_max <= \$196 ;
   always @(posedge clk)
-    a6_valid <= \$191 ;
+    a6_valid <= \$197 ;
   always @(posedge clk)
-    a6_last <= \$192 ;
+    a6_last <= \$198 ;
   always @(posedge clk)
-    a6_len <= \$193 ;
+    a6_len <= \$199 ;
   always @(posedge clk)
-    a6_any <= \$194 ;
+    a6_any <= \$200 ;
   always @(posedge clk)
-    run_max <= \$195 ;
+    run_max <= \$201 ;
   always @(posedge clk)
-    started <= \$196 ;
+    started <= \$202 ;
   always @(posedge clk)
-    a7_old_shift <= \$197 ;
+    a7_old_shift <= \$203 ;
   always @(posedge clk)
-    a7_beat_shift <= \$198 ;
+    a7_beat_shift <= \$204 ;
   always @(posedge clk)
-    a7_beat_sum <= \$199 ;
+    a7_beat_sum <= \$205 ;
   always @(posedge clk)
-    a7_keep <= \$200 ;
+    a7_keep <= \$206 ;
   always @(posedge clk)
-    a7_valid <= \$201 ;
+    a7_valid <= \$207 ;
   always @(posedge clk)
-    a7_last <= \$202 ;
+    a7_last <= \$208 ;
   always @(posedge clk)
-    a7_len <= \$203 ;
+    a7_len <= \$209 ;
   always @(posedge clk)
-    a7_max <= \$204 ;
+    a7_max <= \$210 ;
   always @(posedge clk)
-    a7_any <= \$205 ;
+    a7_any <= \$211 ;
   always @(posedge clk)
-    a8_term <= \$206 ;
+    a8_term <= \$212 ;
   always @(posedge clk)
-    a8_valid <= \$207 ;
+    a8_valid <= \$213 ;
   always @(posedge clk)
-    a8_last <= \$208 ;
+    a8_last <= \$214 ;
   always @(posedge clk)
-    a8_len <= \$209 ;
+    a8_len <= \$215 ;
   always @(posedge clk)
-    a8_max <= \$210 ;
+    a8_max <= \$216 ;
   always @(posedge clk)
-    a8_any <= \$211 ;
+    a8_any <= \$217 ;
   always @(posedge clk)
-    a8_old_shift <= \$212 ;
+    a8_old_shift <= \$218 ;
   always @(posedge clk)
-    a8_keep <= \$213 ;
+    a8_keep <= \$219 ;
   always @(posedge clk)
-    sum_pending <= \$214 ;
+    sum_pending <= \$220 ;
   always @(posedge clk)
-    a9_valid <= \$215 ;
+    a9_valid <= \$221 ;
   always @(posedge clk)
-    a9_last <= \$216 ;
+    a9_last <= \$222 ;
   always @(posedge clk)
-    a9_len <= \$217 ;
+    a9_len <= \$223 ;
   always @(posedge clk)
-    a9_max <= \$218 ;
+    a9_max <= \$224 ;
   always @(posedge clk)
-    a9_any <= \$219 ;
+    a9_any <= \$225 ;
   always @(posedge clk)
-    a9_old_shift <= \$220 ;
+    a9_old_shift <= \$226 ;
   always @(posedge clk)
-    a9_keep <= \$221 ;
+    a9_keep <= \$227 ;
   always @(posedge clk)
-    a9_term <= \$222 ;
+    a9_term <= \$228 ;
   always @(posedge clk)
-    a9_pending <= \$223 ;
+    a9_pending <= \$229 ;
   always @(posedge clk)
-    a10_addend <= \$224 ;
+    a10_addend <= \$230 ;
   always @(posedge clk)
-    a10_valid <= \$225 ;
+    a10_valid <= \$231 ;
   always @(posedge clk)
-    a10_last <= \$226 ;
+    a10_last <= \$232 ;
   always @(posedge clk)
-    a10_len <= \$227 ;
+    a10_len <= \$233 ;
   always @(posedge clk)
-    a10_max <= \$228 ;
+    a10_max <= \$234 ;
   always @(posedge clk)
-    a10_any <= \$229 ;
+    a10_any <= \$235 ;
   always @(posedge clk)
-    a10_old_shift <= \$230 ;
+    a10_old_shift <= \$236 ;
   always @(posedge clk)
-    a10_keep <= \$231 ;
+    a10_keep <= \$237 ;
   always @(posedge clk)
-    a10_term <= \$232 ;
+    a10_term <= \$238 ;
   always @(posedge clk)
-    a10_pending <= \$233 ;
+    a10_pending <= \$239 ;
   always @(posedge clk)
-    sum_deferred <= \$234 ;
+    sum_deferred <= \$240 ;
   always @(posedge clk)
-    r0a_valid <= \$235 ;
+    r0a_valid <= \$241 ;
   always @(posedge clk)
-    r0a_max <= \$236 ;
+    r0a_max <= \$242 ;
   always @(posedge clk)
-    r0a_any <= \$237 ;
+    r0a_any <= \$243 ;
   always @(posedge clk)
-    r0a_len <= \$238 ;
+    r0a_len <= \$244 ;
   always @(posedge clk)
-    r0a_acc <= \$239 ;
+    r0a_acc <= \$245 ;
   always @(posedge clk)
-    r0a_pending <= \$240 ;
+    r0a_pending <= \$246 ;
   always @(posedge clk)
-    r0_valid <= \$241 ;
+    r0_valid <= \$247 ;
   always @(posedge clk)
-    r0_max <= \$242 ;
+    r0_max <= \$248 ;
   always @(posedge clk)
-    r0_sum <= \$243 ;
+    r0_sum <= \$249 ;
   always @(posedge clk)
-    r0_any <= \$244 ;
+    r0_any <= \$250 ;
   always @(posedge clk)
-    r0_len <= \$245 ;
+    r0_len <= \$251 ;
   always @(posedge clk)
-    r1_valid <= \$246 ;
+    r1_valid <= \$252 ;
   always @(posedge clk)
-    r1_max <= \$247 ;
+    r1_max <= \$253 ;
   always @(posedge clk)
-    r1_any <= \$248 ;
+    r1_any <= \$254 ;
   always @(posedge clk)
-    r1_len <= \$249 ;
+    r1_len <= \$255 ;
   always @(posedge clk)
-    r1_lead <= \$250 ;
+    r1_lead <= \$256 ;
   always @(posedge clk)
-    r1_sum <= \$251 ;
+    r1_sum <= \$257 ;
   always @(posedge clk)
-    r2_valid <= \$252 ;
+    r2_valid <= \$258 ;
   always @(posedge clk)
-    r2_max <= \$253 ;
+    r2_max <= \$259 ;
   always @(posedge clk)
-    r2_any <= \$254 ;
+    r2_any <= \$260 ;
   always @(posedge clk)
-    r2_len <= \$255 ;
+    r2_len <= \$261 ;
   always @(posedge clk)
-    r2_lead <= \$256 ;
+    r2_lead <= \$262 ;
   always @(posedge clk)
-    r2_mantissa <= \$257 ;
+    r2_mantissa <= \$263 ;
   always @(posedge clk)
-    recip_offset_r <= \$258 ;
+    recip_offset_r <= \$264 ;
   always @(posedge clk)
-    recip_step_r <= \$259 ;
+    recip_step_r <= \$265 ;
   always @(posedge clk)
-    recip_lower_r <= \$260 ;
+    recip_lower_r <= \$266 ;
   always @(posedge clk)
-    r2b_valid <= \$261 ;
+    r2b_valid <= \$267 ;
   always @(posedge clk)
-    r2b_max <= \$262 ;
+    r2b_max <= \$268 ;
   always @(posedge clk)
-    r2b_any <= \$263 ;
+    r2b_any <= \$269 ;
   always @(posedge clk)
-    r2b_len <= \$264 ;
+    r2b_len <= \$270 ;
   always @(posedge clk)
-    r2b_lead <= \$265 ;
+    r2b_lead <= \$271 ;
   always @(posedge clk)
-    r2b_mantissa <= \$266 ;
+    r2b_mantissa <= \$272 ;
   always @(posedge clk)
-    r3_valid <= \$267 ;
+    r3_valid <= \$273 ;
   always @(posedge clk)
-    r3_max <= \$268 ;
+    r3_max <= \$274 ;
   always @(posedge clk)
-    r3_any <= \$269 ;
+    r3_any <= \$275 ;
   always @(posedge clk)
-    r3_len <= \$270 ;
+    r3_len <= \$276 ;
   always @(posedge clk)
-    r3_lead <= \$271 ;
+    r3_lead <= \$277 ;
   always @(posedge clk)
-    r3_recip <= \$272 ;
+    r3_recip <= \$278 ;
   always @(posedge clk)
-    r3_mantissa <= \$273 ;
+    r3_mantissa <= \$279 ;
   always @(posedge clk)
-    n1_valid <= \$274 ;
+    n1_valid <= \$280 ;
   always @(posedge clk)
-    n1_max <= \$275 ;
+    n1_max <= \$281 ;
   always @(posedge clk)
-    n1_any <= \$276 ;
+    n1_any <= \$282 ;
   always @(posedge clk)
-    n1_len <= \$277 ;
+    n1_len <= \$283 ;
   always @(posedge clk)
-    n1_lead <= \$278 ;
+    n1_lead <= \$284 ;
   always @(posedge clk)
-    n1_recip <= \$279 ;
+    n1_recip <= \$285 ;
   always @(posedge clk)
-    n1_mantissa <= \$280 ;
+    n1_mantissa <= \$286 ;
   always @(posedge clk)
-    n1_product <= \$281 ;
+    n1_product <= \$287 ;
   always @(posedge clk)
-    w_en <= \$282 ;
+    w_en <= \$288 ;
   always @(posedge clk)
-    n2_max <= \$283 ;
+    n2_max <= \$289 ;
   always @(posedge clk)
-    n2_any <= \$284 ;
+    n2_any <= \$290 ;
   always @(posedge clk)
-    n2_len <= \$285 ;
+    n2_len <= \$291 ;
   always @(posedge clk)
-    n2_lead <= \$286 ;
+    n2_lead <= \$292 ;
   always @(posedge clk)
-    \n2_recip$194  <= \$287 ;
+    \n2_recip$196  <= \$293 ;
   always @(posedge clk)
-    n2_mantissa <= \$288 ;
+    n2_mantissa <= \$294 ;
   always @(posedge clk)
-    n2_recip <= \$289 ;
+    n2_recip <= \$295 ;
   always @(posedge clk)
-    vector_valid <= \$290 ;
+    vector_valid <= \$296 ;
   always @(posedge clk)
-    vector_head <= \$291 ;
+    vector_head <= \$297 ;
   always @(posedge clk)
-    rd__addr <= \$292 ;
+    rd__addr <= \$298 ;
   always @(posedge clk)
-    count <= \$293 ;
+    count <= \$299 ;
   always @(posedge clk)
-    d1_valid <= \$294 ;
+    d1_valid <= \$300 ;
   always @(posedge clk)
-    d1_last <= \$295 ;
+    d1_last <= \$301 ;
   always @(posedge clk)
-    d1_max <= \$296 ;
+    d1_max <= \$302 ;
   always @(posedge clk)
-    d1_recip <= \$297 ;
+    d1_recip <= \$303 ;
   always @(posedge clk)
-    d1_lead <= \$298 ;
+    d1_lead <= \$304 ;
   always @(posedge clk)
-    d1_any <= \$299 ;
+    d1_any <= \$305 ;
   always @(posedge clk)
-    d1b_ring <= \$300 ;
+    d1b_ring <= \$306 ;
   always @(posedge clk)
-    d1b_valid <= \$301 ;
+    d1b_valid <= \$307 ;
   always @(posedge clk)
-    d1b_last <= \$302 ;
+    d1b_last <= \$308 ;
   always @(posedge clk)
-    d1b_max <= \$303 ;
+    d1b_max <= \$309 ;
   always @(posedge clk)
-    d1b_recip <= \$304 ;
+    d1b_recip <= \$310 ;
   always @(posedge clk)
-    d1b_lead <= \$305 ;
+    d1b_lead <= \$311 ;
   always @(posedge clk)
-    d1b_any <= \$306 ;
+    d1b_any <= \$312 ;
   always @(posedge clk)
-    d2_e0 <= \$307 ;
+    d2_e0 <= \$313 ;
   always @(posedge clk)
-    d2_mask <= \$308 ;
+    d2_mask <= \$314 ;
   always @(posedge clk)
-    d2_valid <= \$309 ;
+    d2_keep <= \$315 ;
   always @(posedge clk)
-    d2_last <= \$310 ;
+    d2_valid <= \$316 ;
   always @(posedge clk)
-    d2_max <= \$311 ;
+    d2_last <= \$317 ;
   always @(posedge clk)
-    d2_recip <= \$312 ;
+    d2_max <= \$318 ;
   always @(posedge clk)
-    d2_lead <= \$313 ;
+    d2_recip <= \$319 ;
   always @(posedge clk)
-    d2_any <= \$314 ;
+    d2_lead <= \$320 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$315 ;
+    d2_any <= \$321 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$316 ;
+    d_exp0_v_r <= \$322 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$317 ;
+    d_exp0_offset_r <= \$323 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$318 ;
+    d_exp0_step_r <= \$324 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$319 ;
+    d_exp0_lower_r <= \$325 ;
   always @(posedge clk)
-    d2a_mask <= \$320 ;
+    d_exp0_drop_r <= \$326 ;
   always @(posedge clk)
-    d2b_mask <= \$321 ;
+    d2a_mask <= \$327 ;
   always @(posedge clk)
-    d2a_valid <= \$322 ;
+    d2b_mask <= \$328 ;
   always @(posedge clk)
-    d2b_valid <= \$323 ;
+    d2a_keep <= \$329 ;
   always @(posedge clk)
-    d2a_last <= \$324 ;
+    d2b_keep <= \$330 ;
   always @(posedge clk)
-    d2b_last <= \$325 ;
+    d2a_valid <= \$331 ;
   always @(posedge clk)
-    d2a_max <= \$326 ;
+    d2b_valid <= \$332 ;
   always @(posedge clk)
-    d2b_max <= \$327 ;
+    d2a_last <= \$333 ;
   always @(posedge clk)
-    d2a_recip <= \$328 ;
+    d2b_last <= \$334 ;
   always @(posedge clk)
-    d2b_recip <= \$329 ;
+    d2a_max <= \$335 ;
   always @(posedge clk)
-    d2a_lead <= \$330 ;
+    d2b_max <= \$336 ;
   always @(posedge clk)
-    d2b_lead <= \$331 ;
+    d2a_recip <= \$337 ;
   always @(posedge clk)
-    d2a_any <= \$332 ;
+    d2b_recip <= \$338 ;
   always @(posedge clk)
-    d2b_any <= \$333 ;
+    d2a_lead <= \$339 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$334 ;
+    d2b_lead <= \$340 ;
   always @(posedge clk)
-    d3_drop0 <= \$335 ;
+    d2a_any <= \$341 ;
   always @(posedge clk)
-    d3_mask <= \$336 ;
+    d2b_any <= \$342 ;
   always @(posedge clk)
-    d3_valid <= \$337 ;
+    d3_mantissa0 <= \$343 ;
   always @(posedge clk)
-    d3_last <= \$338 ;
+    d3_drop0 <= \$344 ;
   always @(posedge clk)
-    d3_max <= \$339 ;
+    d3_mask <= \$345 ;
   always @(posedge clk)
-    d3_recip <= \$340 ;
+    d3_keep <= \$346 ;
   always @(posedge clk)
-    d3_lead <= \$341 ;
+    d3_valid <= \$347 ;
   always @(posedge clk)
-    d3_any <= \$342 ;
+    d3_last <= \$348 ;
   always @(posedge clk)
-    d4_num0 <= \$343 ;
+    d3_max <= \$349 ;
   always @(posedge clk)
-    d4_mask <= \$344 ;
+    d3_recip <= \$350 ;
   always @(posedge clk)
-    d4_valid <= \$345 ;
+    d3_lead <= \$351 ;
   always @(posedge clk)
-    d4_last <= \$346 ;
+    d3_any <= \$352 ;
   always @(posedge clk)
-    d4_max <= \$347 ;
+    d4_num0 <= \$353 ;
   always @(posedge clk)
-    d4_recip <= \$348 ;
+    d4_mask <= \$354 ;
   always @(posedge clk)
-    d4_lead <= \$349 ;
+    d4_keep <= \$355 ;
   always @(posedge clk)
-    d4_any <= \$350 ;
+    d4_valid <= \$356 ;
   always @(posedge clk)
-    d5_prod0 <= \$351 ;
+    d4_last <= \$357 ;
   always @(posedge clk)
-    d5_mask <= \$352 ;
+    d4_max <= \$358 ;
   always @(posedge clk)
-    d5_valid <= \$353 ;
+    d4_recip <= \$359 ;
   always @(posedge clk)
-    d5_last <= \$354 ;
+    d4_lead <= \$360 ;
   always @(posedge clk)
-    d5_max <= \$355 ;
+    d4_any <= \$361 ;
   always @(posedge clk)
-    d5_recip <= \$356 ;
+    d5_prod0 <= \$362 ;
   always @(posedge clk)
-    d5_lead <= \$357 ;
+    d5_mask <= \$363 ;
   always @(posedge clk)
-    d5_any <= \$358 ;
+    d5_keep <= \$364 ;
   always @(posedge clk)
-    d5_shift <= \$359 ;
+    d5_valid <= \$365 ;
   always @(posedge clk)
-    d6_twice0 <= \$360 ;
+    d5_last <= \$366 ;
   always @(posedge clk)
-    d6_mask <= \$361 ;
-  always @(posedge clk)
-    d6_valid <= \$362 ;
-  always @(posedge clk)
-    d6_last <= \$363 ;
-  always @(posedge clk)
-    d6_max <= \$364 ;
-  always @(posedge clk)
-    d6_recip <= \$365 ;
-  always @(posedge clk)
-    d6_lead <= \$366 ;
-  always @(posedge clk)
-    d6_any <= \$367 ;
-  always @(posedge clk)
-    d6_shift <= \$368 ;
-  always @(posedge clk)
-    d7_y0 <= \$369 ;
-  always @(posedge clk)
-    o__valid <= \$370 ;
-  always @(posedge clk)
-    d7_last <= \$371 ;
+    d5_max <= \$367 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1869,8 +1927,178 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = d5_lead;
+    if (ce) begin
+      \$369  = d4_lead;
+    end
+    if (rst) begin
+      \$369  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = d5_any;
+    if (ce) begin
+      \$370  = d4_any;
+    end
+    if (rst) begin
+      \$370  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = d5_shift;
+    if (ce) begin
+      \$371  = \$37 [4:0];
+    end
+    if (rst) begin
+      \$371  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = d6_twice0;
+    if (ce) begin
+      \$372  = \$133 ;
+    end
+    if (rst) begin
+      \$372  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = d6_mask;
+    if (ce) begin
+      \$373  = d5_mask;
+    end
+    if (rst) begin
+      \$373  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = d6_keep;
+    if (ce) begin
+      \$374  = d5_keep;
+    end
+    if (rst) begin
+      \$374  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = d6_valid;
+    if (ce) begin
+      \$375  = d5_valid;
+    end
+    if (rst) begin
+      \$375  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = d6_last;
+    if (ce) begin
+      \$376  = d5_last;
+    end
+    if (rst) begin
+      \$376  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = d6_max;
+    if (ce) begin
+      \$377  = d5_max;
+    end
+    if (rst) begin
+      \$377  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = d6_recip;
+    if (ce) begin
+      \$378  = d5_recip;
+    end
+    if (rst) begin
+      \$378  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = d6_lead;
+    if (ce) begin
+      \$379  = d5_lead;
+    end
+    if (rst) begin
+      \$379  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = d6_any;
+    if (ce) begin
+      \$380  = d5_any;
+    end
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = d6_shift;
+    if (ce) begin
+      \$381  = d5_shift;
+    end
+    if (rst) begin
+      \$381  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = d7_y0;
+    if (ce) begin
+      \$382  = \$142 [7:0];
+    end
+    if (rst) begin
+      \$382  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = o__valid;
+    if (ce) begin
+      \$383  = d6_valid;
+    end
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = d7_last;
+    if (ce) begin
+      \$384  = d6_last;
+    end
+    if (rst) begin
+      \$384  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = d7_keep;
+    if (ce) begin
+      \$385  = d6_keep;
+    end
+    if (rst) begin
+      \$385  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_lower = 18'h00000;
-    casez (\$1 )
+    casez (\$4 )
       4'h0:
           a_exp0_lower = 18'h10000;
       4'h1:
@@ -1894,7 +2122,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_upper = 18'h00000;
-    casez (\$3 )
+    casez (\$6 )
       5'h00:
           a_exp0_upper = 18'h10000;
       5'h01:
@@ -1918,7 +2146,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lower = 13'h0000;
-    casez (\$15 )
+    casez (\$18 )
       16'h0000:
           recip_lower = 13'h1000;
       16'h0001:
@@ -1942,7 +2170,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_upper = 13'h0000;
-    casez (\$17 )
+    casez (\$20 )
       17'h00000:
           recip_upper = 13'h1000;
       17'h00001:
@@ -1966,7 +2194,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$25 )
+    casez (\$28 )
       4'h0:
           d_exp0_lower = 18'h10000;
       4'h1:
@@ -1990,7 +2218,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$27 )
+    casez (\$30 )
       5'h00:
           d_exp0_upper = 18'h10000;
       5'h01:
@@ -2111,1218 +2339,1158 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$10 ) begin
-      recip_normal = \$12 [16:0];
+    if (\$13 ) begin
+      recip_normal = \$15 [16:0];
     end else begin
-      recip_normal = \$14 [16:0];
+      recip_normal = \$17 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = wr__addr;
+    \$143  = wr__addr;
     if (accept) begin
-      \$137  = \$35 [8:0];
+      \$143  = \$38 [8:0];
     end
     if (rst) begin
-      \$137  = 9'h000;
+      \$143  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = \$37 [9:0];
+    \$144  = \$40 [9:0];
     if (rst) begin
-      \$138  = 10'h000;
+      \$144  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = length;
+    \$145  = length;
     if (accept) begin
-      \$139  = \$39 [8:0];
+      \$145  = \$42 [8:0];
     end
     if (rst) begin
-      \$139  = 9'h000;
+      \$145  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = accept;
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = i__payload[9];
-    if (rst) begin
-      \$141  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$40 ;
-    if (rst) begin
-      \$142  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = i__payload[8];
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = i__payload[7:0];
-    if (rst) begin
-      \$144  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = a1_x0;
-    if (rst) begin
-      \$145  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = a1_valid;
+    \$146  = accept;
     if (rst) begin
       \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = a1_last;
+    \$147  = i__payload[10];
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = a1_len;
+    \$148  = \$43 ;
     if (rst) begin
       \$148  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = a1_mask;
+    \$149  = \$44 ;
     if (rst) begin
       \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$42 ;
+    \$150  = i__payload[7:0];
     if (rst) begin
       \$150  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = a2_valid;
+    \$151  = a1_x0;
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = a2_last;
+    \$152  = a1_valid;
     if (rst) begin
       \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = a2_len;
+    \$153  = a1_last;
     if (rst) begin
-      \$153  = 10'h000;
+      \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = a2_mask;
+    \$154  = a1_len;
     if (rst) begin
-      \$154  = 1'h0;
+      \$154  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = \$44 ;
+    \$155  = a1_mask;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = a2_e0;
+    \$156  = \$46 ;
     if (rst) begin
       \$156  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = \$46 ;
+    \$157  = a2_valid;
     if (rst) begin
-      \$157  = 16'h0000;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = a_exp0_v_r[0];
+    \$158  = a2_last;
     if (rst) begin
       \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = \$47 ;
+    \$159  = a2_len;
     if (rst) begin
-      \$159  = 19'h00000;
+      \$159  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = a_exp0_lower;
+    \$160  = a2_mask;
     if (rst) begin
-      \$160  = 18'h00000;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = \$9 [4:0];
+    \$161  = \$48 ;
     if (rst) begin
-      \$161  = 5'h00;
+      \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = a3_whole0;
+    \$162  = a2_e0;
     if (rst) begin
       \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = a3a_max;
+    \$163  = \$50 ;
     if (rst) begin
-      \$163  = 8'h00;
+      \$163  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = a3_0_valid;
+    \$164  = a_exp0_v_r[0];
     if (rst) begin
       \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = a3a_valid;
+    \$165  = \$51 ;
     if (rst) begin
-      \$165  = 1'h0;
+      \$165  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = a3_0_last;
+    \$166  = a_exp0_lower;
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = a3a_last;
+    \$167  = \$12 [4:0];
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = a3_0_len;
+    \$168  = a3_whole0;
     if (rst) begin
-      \$168  = 10'h000;
+      \$168  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = a3a_len;
+    \$169  = a3a_max;
     if (rst) begin
-      \$169  = 10'h000;
+      \$169  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = a3_0_any;
+    \$170  = a3_0_valid;
     if (rst) begin
       \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = a3a_any;
+    \$171  = a3a_valid;
     if (rst) begin
       \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = a3_0_mask;
+    \$172  = a3_0_last;
     if (rst) begin
       \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = a3a_mask;
+    \$173  = a3a_last;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = \$50 [17:0];
+    \$174  = a3_0_len;
     if (rst) begin
-      \$174  = 18'h00000;
+      \$174  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = a_exp0_drop_r;
+    \$175  = a3a_len;
     if (rst) begin
-      \$175  = 5'h00;
+      \$175  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = a3b_max;
+    \$176  = a3_0_any;
     if (rst) begin
-      \$176  = 8'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = a3b_valid;
+    \$177  = a3a_any;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = a3b_last;
+    \$178  = a3_0_mask;
     if (rst) begin
       \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = a3b_len;
+    \$179  = a3a_mask;
     if (rst) begin
-      \$179  = 10'h000;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = a3b_any;
+    \$180  = \$54 [17:0];
     if (rst) begin
-      \$180  = 1'h0;
+      \$180  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = a3b_mask;
+    \$181  = a_exp0_drop_r;
     if (rst) begin
-      \$181  = 1'h0;
+      \$181  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = \$57 ;
+    \$182  = a3b_max;
     if (rst) begin
-      \$182  = 22'h000000;
+      \$182  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a4_max;
+    \$183  = a3b_valid;
     if (rst) begin
-      \$183  = 8'h00;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = a4_valid;
+    \$184  = a3b_last;
     if (rst) begin
       \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = a4_last;
+    \$185  = a3b_len;
     if (rst) begin
-      \$185  = 1'h0;
+      \$185  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = a4_len;
+    \$186  = a3b_any;
     if (rst) begin
-      \$186  = 10'h000;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = a4_any;
+    \$187  = a3b_mask;
     if (rst) begin
       \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = a4_mask;
+    \$188  = \$61 ;
     if (rst) begin
-      \$188  = 1'h0;
+      \$188  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = a5_term0;
+    \$189  = a4_max;
     if (rst) begin
-      \$189  = 22'h000000;
+      \$189  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = a5_max;
+    \$190  = a4_valid;
     if (rst) begin
-      \$190  = 8'h00;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = a5_valid;
+    \$191  = a4_last;
     if (rst) begin
       \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a5_last;
+    \$192  = a4_len;
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a5_len;
+    \$193  = a4_any;
     if (rst) begin
-      \$193  = 10'h000;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = a5_any;
+    \$194  = a4_mask;
     if (rst) begin
       \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = run_max;
-    if (a6_valid) begin
-      \$195  = \$62 [5:0];
-    end
+    \$195  = a5_term0;
     if (rst) begin
-      \$195  = 6'h00;
+      \$195  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = started;
-    if (a6_valid) begin
-      \$196  = \$64 ;
-    end
+    \$196  = a5_max;
     if (rst) begin
-      \$196  = 1'h0;
+      \$196  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$70 [6:0];
+    \$197  = a5_valid;
     if (rst) begin
-      \$197  = 7'h00;
+      \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = \$75 [6:0];
+    \$198  = a5_last;
     if (rst) begin
-      \$198  = 7'h00;
+      \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$76 ;
+    \$199  = a5_len;
     if (rst) begin
-      \$199  = 22'h000000;
+      \$199  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = started;
+    \$200  = a5_any;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a6_valid;
+    \$201  = run_max;
+    if (a6_valid) begin
+      \$201  = \$66 [5:0];
+    end
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a6_last;
+    \$202  = started;
+    if (a6_valid) begin
+      \$202  = \$68 ;
+    end
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a6_len;
+    \$203  = \$74 [6:0];
     if (rst) begin
-      \$203  = 10'h000;
+      \$203  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$81 ;
+    \$204  = \$79 [6:0];
     if (rst) begin
-      \$204  = 8'h00;
+      \$204  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$82 ;
+    \$205  = \$80 ;
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = \$85 ;
+    \$206  = started;
     if (rst) begin
-      \$206  = 22'h000000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = a7_valid;
+    \$207  = a6_valid;
     if (rst) begin
       \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = a7_last;
+    \$208  = a6_last;
     if (rst) begin
       \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a7_len;
+    \$209  = a6_len;
     if (rst) begin
       \$209  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a7_max;
+    \$210  = \$85 ;
     if (rst) begin
       \$210  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = a7_any;
+    \$211  = \$86 ;
     if (rst) begin
       \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = a7_old_shift;
+    \$212  = \$89 ;
     if (rst) begin
-      \$212  = 7'h00;
+      \$212  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = a7_keep;
+    \$213  = a7_valid;
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = sum_pending;
-    if (a8_valid) begin
-      \$214  = \$87 [3:0];
-    end
+    \$214  = a7_last;
     if (rst) begin
-      \$214  = 4'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = a8_valid;
+    \$215  = a7_len;
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = a8_last;
+    \$216  = a7_max;
     if (rst) begin
-      \$216  = 1'h0;
+      \$216  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = a8_len;
+    \$217  = a7_any;
     if (rst) begin
-      \$217  = 10'h000;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = a8_max;
+    \$218  = a7_old_shift;
     if (rst) begin
-      \$218  = 8'h00;
+      \$218  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = a8_any;
+    \$219  = a7_keep;
     if (rst) begin
       \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = a8_old_shift;
+    \$220  = sum_pending;
+    if (a8_valid) begin
+      \$220  = \$91 [3:0];
+    end
     if (rst) begin
-      \$220  = 7'h00;
+      \$220  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = a8_keep;
+    \$221  = a8_valid;
     if (rst) begin
       \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = a8_term;
+    \$222  = a8_last;
     if (rst) begin
-      \$222  = 22'h000000;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = \$89 [3:0];
+    \$223  = a8_len;
     if (rst) begin
-      \$223  = 4'h0;
+      \$223  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = \$90 ;
+    \$224  = a8_max;
     if (rst) begin
-      \$224  = 37'h0000000000;
+      \$224  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = a9_valid;
+    \$225  = a8_any;
     if (rst) begin
       \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = a9_last;
+    \$226  = a8_old_shift;
     if (rst) begin
-      \$226  = 1'h0;
+      \$226  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = a9_len;
+    \$227  = a8_keep;
     if (rst) begin
-      \$227  = 10'h000;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = a9_max;
+    \$228  = a8_term;
     if (rst) begin
-      \$228  = 8'h00;
+      \$228  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = a9_any;
+    \$229  = \$93 [3:0];
     if (rst) begin
-      \$229  = 1'h0;
+      \$229  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = a9_old_shift;
+    \$230  = \$94 ;
     if (rst) begin
-      \$230  = 7'h00;
+      \$230  = 37'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = a9_keep;
+    \$231  = a9_valid;
     if (rst) begin
       \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = a9_term;
+    \$232  = a9_last;
     if (rst) begin
-      \$232  = 22'h000000;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = a9_pending;
+    \$233  = a9_len;
     if (rst) begin
-      \$233  = 4'h0;
+      \$233  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = sum_deferred;
-    if (a10_valid) begin
-      \$234  = \$92 [45:0];
-    end
+    \$234  = a9_max;
     if (rst) begin
-      \$234  = 46'h000000000000;
+      \$234  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = \$93 ;
+    \$235  = a9_any;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = a10_max;
+    \$236  = a9_old_shift;
     if (rst) begin
-      \$236  = 8'h00;
+      \$236  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = a10_any;
+    \$237  = a9_keep;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = a10_len;
+    \$238  = a9_term;
     if (rst) begin
-      \$238  = 10'h000;
+      \$238  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = \$95 [45:0];
+    \$239  = a9_pending;
     if (rst) begin
-      \$239  = 46'h000000000000;
+      \$239  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = a10_pending;
+    \$240  = sum_deferred;
+    if (a10_valid) begin
+      \$240  = \$96 [45:0];
+    end
     if (rst) begin
-      \$240  = 4'h0;
+      \$240  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = r0a_valid;
+    \$241  = \$97 ;
     if (rst) begin
       \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = r0a_max;
+    \$242  = a10_max;
     if (rst) begin
       \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = \$96 [30:0];
+    \$243  = a10_any;
     if (rst) begin
-      \$243  = 31'h00000000;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = r0a_any;
+    \$244  = a10_len;
     if (rst) begin
-      \$244  = 1'h0;
+      \$244  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = r0a_len;
+    \$245  = \$99 [45:0];
     if (rst) begin
-      \$245  = 10'h000;
+      \$245  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = r0_valid;
+    \$246  = a10_pending;
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = r0_max;
+    \$247  = r0a_valid;
     if (rst) begin
-      \$247  = 8'h00;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = r0_any;
+    \$248  = r0a_max;
     if (rst) begin
-      \$248  = 1'h0;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = r0_len;
+    \$249  = \$100 [30:0];
     if (rst) begin
-      \$249  = 10'h000;
+      \$249  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = recip_lead;
+    \$250  = r0a_any;
     if (rst) begin
-      \$250  = 5'h00;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = r0_sum;
+    \$251  = r0a_len;
     if (rst) begin
-      \$251  = 31'h00000000;
+      \$251  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = r1_valid;
+    \$252  = r0_valid;
     if (rst) begin
       \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = r1_max;
+    \$253  = r0_max;
     if (rst) begin
       \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = r1_any;
+    \$254  = r0_any;
     if (rst) begin
       \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = r1_len;
+    \$255  = r0_len;
     if (rst) begin
       \$255  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = r1_lead;
+    \$256  = recip_lead;
     if (rst) begin
       \$256  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = recip_normal[15:0];
+    \$257  = r0_sum;
     if (rst) begin
-      \$257  = 16'h0000;
+      \$257  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = r2_mantissa[12:0];
+    \$258  = r1_valid;
     if (rst) begin
-      \$258  = 13'h0000;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = \$97 ;
+    \$259  = r1_max;
     if (rst) begin
-      \$259  = 14'h0000;
+      \$259  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = recip_lower;
+    \$260  = r1_any;
     if (rst) begin
-      \$260  = 13'h0000;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = r2_valid;
+    \$261  = r1_len;
     if (rst) begin
-      \$261  = 1'h0;
+      \$261  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = r2_max;
+    \$262  = r1_lead;
     if (rst) begin
-      \$262  = 8'h00;
+      \$262  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = r2_any;
+    \$263  = recip_normal[15:0];
     if (rst) begin
-      \$263  = 1'h0;
+      \$263  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = r2_len;
+    \$264  = r2_mantissa[12:0];
     if (rst) begin
-      \$264  = 10'h000;
+      \$264  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = r2_lead;
+    \$265  = \$101 ;
     if (rst) begin
-      \$265  = 5'h00;
+      \$265  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = r2_mantissa;
+    \$266  = recip_lower;
     if (rst) begin
-      \$266  = 16'h0000;
+      \$266  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = r2b_valid;
+    \$267  = r2_valid;
     if (rst) begin
       \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = r2b_max;
+    \$268  = r2_max;
     if (rst) begin
       \$268  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = r2b_any;
+    \$269  = r2_any;
     if (rst) begin
       \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = r2b_len;
+    \$270  = r2_len;
     if (rst) begin
       \$270  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = r2b_lead;
+    \$271  = r2_lead;
     if (rst) begin
       \$271  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = \$100 ;
+    \$272  = r2_mantissa;
     if (rst) begin
-      \$272  = 28'h0000000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = r2b_mantissa;
+    \$273  = r2b_valid;
     if (rst) begin
-      \$273  = 16'h0000;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = r3_valid;
+    \$274  = r2b_max;
     if (rst) begin
-      \$274  = 1'h0;
+      \$274  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = r3_max;
+    \$275  = r2b_any;
     if (rst) begin
-      \$275  = 8'h00;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = r3_any;
+    \$276  = r2b_len;
     if (rst) begin
-      \$276  = 1'h0;
+      \$276  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = r3_len;
+    \$277  = r2b_lead;
     if (rst) begin
-      \$277  = 10'h000;
+      \$277  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = r3_lead;
+    \$278  = \$104 ;
     if (rst) begin
-      \$278  = 5'h00;
+      \$278  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = r3_recip;
+    \$279  = r2b_mantissa;
     if (rst) begin
-      \$279  = 28'h0000000;
+      \$279  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = r3_mantissa;
+    \$280  = r3_valid;
     if (rst) begin
-      \$280  = 16'h0000;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = \$103 ;
+    \$281  = r3_max;
     if (rst) begin
-      \$281  = 60'h000000000000000;
+      \$281  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = n1_valid;
+    \$282  = r3_any;
     if (rst) begin
       \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = n1_max;
+    \$283  = r3_len;
     if (rst) begin
-      \$283  = 8'h00;
+      \$283  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = n1_any;
+    \$284  = r3_lead;
     if (rst) begin
-      \$284  = 1'h0;
+      \$284  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = n1_len;
+    \$285  = r3_recip;
     if (rst) begin
-      \$285  = 10'h000;
+      \$285  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = n1_lead;
+    \$286  = r3_mantissa;
     if (rst) begin
-      \$286  = 5'h00;
+      \$286  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = n1_recip;
+    \$287  = \$107 ;
     if (rst) begin
-      \$287  = 28'h0000000;
+      \$287  = 60'h000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = n1_mantissa;
+    \$288  = n1_valid;
     if (rst) begin
-      \$288  = 16'h0000;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = \$107 [12:0];
+    \$289  = n1_max;
     if (rst) begin
-      \$289  = 13'h0000;
+      \$289  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = vector_valid;
+    \$290  = n1_any;
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = n1_len;
+    if (rst) begin
+      \$291  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = n1_lead;
+    if (rst) begin
+      \$292  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = n1_recip;
+    if (rst) begin
+      \$293  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = n1_mantissa;
+    if (rst) begin
+      \$294  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = \$111 [12:0];
+    if (rst) begin
+      \$295  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$296  = vector_valid;
     if (vector_load) begin
-      \$290  = 1'h1;
+      \$296  = 1'h1;
     end else if (vector_pop) begin
-      \$290  = 1'h0;
+      \$296  = 1'h0;
     end
     if (rst) begin
-      \$290  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = vector_head;
+    \$297  = vector_head;
     if (vector_load) begin
-      \$291  = r_data;
+      \$297  = r_data;
     end
     if (rst) begin
-      \$291  = 33'h000000000;
+      \$297  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = rd__addr;
+    \$298  = rd__addr;
     if (issue) begin
-      \$292  = \$108 [8:0];
+      \$298  = \$112 [8:0];
     end
     if (rst) begin
-      \$292  = 9'h000;
+      \$298  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = count;
+    \$299  = count;
     if (issue) begin
-      \$293  = \$111 [8:0];
+      \$299  = \$115 [8:0];
     end
     if (rst) begin
-      \$293  = 9'h000;
+      \$299  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = d1_valid;
+    \$300  = d1_valid;
     if (ce) begin
-      \$294  = issue;
+      \$300  = issue;
     end
     if (rst) begin
-      \$294  = 1'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = d1_last;
+    \$301  = d1_last;
     if (ce) begin
-      \$295  = \$113 ;
-    end
-    if (rst) begin
-      \$295  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = d1_max;
-    if (ce) begin
-      \$296  = vector_head[5:0];
-    end
-    if (rst) begin
-      \$296  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = d1_recip;
-    if (ce) begin
-      \$297  = vector_head[18:6];
-    end
-    if (rst) begin
-      \$297  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = d1_lead;
-    if (ce) begin
-      \$298  = vector_head[23:19];
-    end
-    if (rst) begin
-      \$298  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = d1_any;
-    if (ce) begin
-      \$299  = vector_head[24];
-    end
-    if (rst) begin
-      \$299  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = d1b_ring;
-    if (ce) begin
-      \$300  = rd__data;
-    end
-    if (rst) begin
-      \$300  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = d1b_valid;
-    if (ce) begin
-      \$301  = d1_valid;
+      \$301  = \$117 ;
     end
     if (rst) begin
       \$301  = 1'h0;
@@ -3330,69 +3498,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = d1b_last;
+    \$302  = d1_max;
     if (ce) begin
-      \$302  = d1_last;
+      \$302  = vector_head[5:0];
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$302  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = d1b_max;
+    \$303  = d1_recip;
     if (ce) begin
-      \$303  = d1_max;
+      \$303  = vector_head[18:6];
     end
     if (rst) begin
-      \$303  = 6'h00;
+      \$303  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = d1b_recip;
+    \$304  = d1_lead;
     if (ce) begin
-      \$304  = d1_recip;
+      \$304  = vector_head[23:19];
     end
     if (rst) begin
-      \$304  = 13'h0000;
+      \$304  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = d1b_lead;
+    \$305  = d1_any;
     if (ce) begin
-      \$305  = d1_lead;
+      \$305  = vector_head[24];
     end
     if (rst) begin
-      \$305  = 5'h00;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = d1b_any;
+    \$306  = d1b_ring;
     if (ce) begin
-      \$306  = d1_any;
+      \$306  = rd__data;
     end
     if (rst) begin
-      \$306  = 1'h0;
+      \$306  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = d2_e0;
+    \$307  = d1b_valid;
     if (ce) begin
-      \$307  = d1b_ring[7:0];
+      \$307  = d1_valid;
     end
     if (rst) begin
-      \$307  = 8'h00;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d2_mask;
+    \$308  = d1b_last;
     if (ce) begin
-      \$308  = d1b_ring[8];
+      \$308  = d1_last;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -3400,59 +3568,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d2_valid;
+    \$309  = d1b_max;
     if (ce) begin
-      \$309  = d1b_valid;
+      \$309  = d1_max;
     end
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d2_last;
+    \$310  = d1b_recip;
     if (ce) begin
-      \$310  = d1b_last;
+      \$310  = d1_recip;
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d2_max;
+    \$311  = d1b_lead;
     if (ce) begin
-      \$311  = d1b_max;
+      \$311  = d1_lead;
     end
     if (rst) begin
-      \$311  = 6'h00;
+      \$311  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d2_recip;
+    \$312  = d1b_any;
     if (ce) begin
-      \$312  = d1b_recip;
+      \$312  = d1_any;
     end
     if (rst) begin
-      \$312  = 13'h0000;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d2_lead;
+    \$313  = d2_e0;
     if (ce) begin
-      \$313  = d1b_lead;
+      \$313  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$313  = 5'h00;
+      \$313  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d2_any;
+    \$314  = d2_mask;
     if (ce) begin
-      \$314  = d1b_any;
+      \$314  = d1b_ring[8];
     end
     if (rst) begin
       \$314  = 1'h0;
@@ -3460,19 +3628,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d_exp0_v_r;
+    \$315  = d2_keep;
     if (ce) begin
-      \$315  = \$115 ;
+      \$315  = \$119 ;
     end
     if (rst) begin
-      \$315  = 14'h0000;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d_exp0_offset_r;
+    \$316  = d2_valid;
     if (ce) begin
-      \$316  = d_exp0_v_r[0];
+      \$316  = d1b_valid;
     end
     if (rst) begin
       \$316  = 1'h0;
@@ -3480,49 +3648,49 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d_exp0_step_r;
+    \$317  = d2_last;
     if (ce) begin
-      \$317  = \$116 ;
+      \$317  = d1b_last;
     end
     if (rst) begin
-      \$317  = 19'h00000;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d_exp0_lower_r;
+    \$318  = d2_max;
     if (ce) begin
-      \$318  = d_exp0_lower;
+      \$318  = d1b_max;
     end
     if (rst) begin
-      \$318  = 18'h00000;
+      \$318  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = d_exp0_drop_r;
+    \$319  = d2_recip;
     if (ce) begin
-      \$319  = \$33 [4:0];
+      \$319  = d1b_recip;
     end
     if (rst) begin
-      \$319  = 5'h00;
+      \$319  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = d2a_mask;
+    \$320  = d2_lead;
     if (ce) begin
-      \$320  = d2_mask;
+      \$320  = d1b_lead;
     end
     if (rst) begin
-      \$320  = 1'h0;
+      \$320  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = d2b_mask;
+    \$321  = d2_any;
     if (ce) begin
-      \$321  = d2a_mask;
+      \$321  = d1b_any;
     end
     if (rst) begin
       \$321  = 1'h0;
@@ -3530,19 +3698,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = d2a_valid;
+    \$322  = d_exp0_v_r;
     if (ce) begin
-      \$322  = d2_valid;
+      \$322  = \$121 ;
     end
     if (rst) begin
-      \$322  = 1'h0;
+      \$322  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = d2b_valid;
+    \$323  = d_exp0_offset_r;
     if (ce) begin
-      \$323  = d2a_valid;
+      \$323  = d_exp0_v_r[0];
     end
     if (rst) begin
       \$323  = 1'h0;
@@ -3550,89 +3718,89 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = d2a_last;
+    \$324  = d_exp0_step_r;
     if (ce) begin
-      \$324  = d2_last;
+      \$324  = \$122 ;
     end
     if (rst) begin
-      \$324  = 1'h0;
+      \$324  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = d2b_last;
+    \$325  = d_exp0_lower_r;
     if (ce) begin
-      \$325  = d2a_last;
+      \$325  = d_exp0_lower;
     end
     if (rst) begin
-      \$325  = 1'h0;
+      \$325  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = d2a_max;
+    \$326  = d_exp0_drop_r;
     if (ce) begin
-      \$326  = d2_max;
+      \$326  = \$36 [4:0];
     end
     if (rst) begin
-      \$326  = 6'h00;
+      \$326  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = d2b_max;
+    \$327  = d2a_mask;
     if (ce) begin
-      \$327  = d2a_max;
+      \$327  = d2_mask;
     end
     if (rst) begin
-      \$327  = 6'h00;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = d2a_recip;
+    \$328  = d2b_mask;
     if (ce) begin
-      \$328  = d2_recip;
+      \$328  = d2a_mask;
     end
     if (rst) begin
-      \$328  = 13'h0000;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = d2b_recip;
+    \$329  = d2a_keep;
     if (ce) begin
-      \$329  = d2a_recip;
+      \$329  = d2_keep;
     end
     if (rst) begin
-      \$329  = 13'h0000;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = d2a_lead;
+    \$330  = d2b_keep;
     if (ce) begin
-      \$330  = d2_lead;
+      \$330  = d2a_keep;
     end
     if (rst) begin
-      \$330  = 5'h00;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = d2b_lead;
+    \$331  = d2a_valid;
     if (ce) begin
-      \$331  = d2a_lead;
+      \$331  = d2_valid;
     end
     if (rst) begin
-      \$331  = 5'h00;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = d2a_any;
+    \$332  = d2b_valid;
     if (ce) begin
-      \$332  = d2_any;
+      \$332  = d2a_valid;
     end
     if (rst) begin
       \$332  = 1'h0;
@@ -3640,9 +3808,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = d2b_any;
+    \$333  = d2a_last;
     if (ce) begin
-      \$333  = d2a_any;
+      \$333  = d2_last;
     end
     if (rst) begin
       \$333  = 1'h0;
@@ -3650,89 +3818,89 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = d3_mantissa0;
+    \$334  = d2b_last;
     if (ce) begin
-      \$334  = \$119 [17:0];
+      \$334  = d2a_last;
     end
     if (rst) begin
-      \$334  = 18'h00000;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = d3_drop0;
+    \$335  = d2a_max;
     if (ce) begin
-      \$335  = d_exp0_drop_r;
+      \$335  = d2_max;
     end
     if (rst) begin
-      \$335  = 5'h00;
+      \$335  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = d3_mask;
+    \$336  = d2b_max;
     if (ce) begin
-      \$336  = d2b_mask;
+      \$336  = d2a_max;
     end
     if (rst) begin
-      \$336  = 1'h0;
+      \$336  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = d3_valid;
+    \$337  = d2a_recip;
     if (ce) begin
-      \$337  = d2b_valid;
+      \$337  = d2_recip;
     end
     if (rst) begin
-      \$337  = 1'h0;
+      \$337  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = d3_last;
+    \$338  = d2b_recip;
     if (ce) begin
-      \$338  = d2b_last;
+      \$338  = d2a_recip;
     end
     if (rst) begin
-      \$338  = 1'h0;
+      \$338  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = d3_max;
+    \$339  = d2a_lead;
     if (ce) begin
-      \$339  = d2b_max;
+      \$339  = d2_lead;
     end
     if (rst) begin
-      \$339  = 6'h00;
+      \$339  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = d3_recip;
+    \$340  = d2b_lead;
     if (ce) begin
-      \$340  = d2b_recip;
+      \$340  = d2a_lead;
     end
     if (rst) begin
-      \$340  = 13'h0000;
+      \$340  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = d3_lead;
+    \$341  = d2a_any;
     if (ce) begin
-      \$341  = d2b_lead;
+      \$341  = d2_any;
     end
     if (rst) begin
-      \$341  = 5'h00;
+      \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = d3_any;
+    \$342  = d2b_any;
     if (ce) begin
-      \$342  = d2b_any;
+      \$342  = d2a_any;
     end
     if (rst) begin
       \$342  = 1'h0;
@@ -3740,9 +3908,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = d4_num0;
+    \$343  = d3_mantissa0;
     if (ce) begin
-      \$343  = \$124 [17:0];
+      \$343  = \$125 [17:0];
     end
     if (rst) begin
       \$343  = 18'h00000;
@@ -3750,19 +3918,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = d4_mask;
+    \$344  = d3_drop0;
     if (ce) begin
-      \$344  = d3_mask;
+      \$344  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$344  = 1'h0;
+      \$344  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = d4_valid;
+    \$345  = d3_mask;
     if (ce) begin
-      \$345  = d3_valid;
+      \$345  = d2b_mask;
     end
     if (rst) begin
       \$345  = 1'h0;
@@ -3770,9 +3938,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = d4_last;
+    \$346  = d3_keep;
     if (ce) begin
-      \$346  = d3_last;
+      \$346  = d2b_keep;
     end
     if (rst) begin
       \$346  = 1'h0;
@@ -3780,59 +3948,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = d4_max;
+    \$347  = d3_valid;
     if (ce) begin
-      \$347  = d3_max;
+      \$347  = d2b_valid;
     end
     if (rst) begin
-      \$347  = 6'h00;
+      \$347  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = d4_recip;
+    \$348  = d3_last;
     if (ce) begin
-      \$348  = d3_recip;
+      \$348  = d2b_last;
     end
     if (rst) begin
-      \$348  = 13'h0000;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = d4_lead;
+    \$349  = d3_max;
     if (ce) begin
-      \$349  = d3_lead;
+      \$349  = d2b_max;
     end
     if (rst) begin
-      \$349  = 5'h00;
+      \$349  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = d4_any;
+    \$350  = d3_recip;
     if (ce) begin
-      \$350  = d3_any;
+      \$350  = d2b_recip;
     end
     if (rst) begin
-      \$350  = 1'h0;
+      \$350  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = d5_prod0;
+    \$351  = d3_lead;
     if (ce) begin
-      \$351  = \$125 ;
+      \$351  = d2b_lead;
     end
     if (rst) begin
-      \$351  = 31'h00000000;
+      \$351  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = d5_mask;
+    \$352  = d3_any;
     if (ce) begin
-      \$352  = d4_mask;
+      \$352  = d2b_any;
     end
     if (rst) begin
       \$352  = 1'h0;
@@ -3840,19 +4008,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = d5_valid;
+    \$353  = d4_num0;
     if (ce) begin
-      \$353  = d4_valid;
+      \$353  = \$130 [17:0];
     end
     if (rst) begin
-      \$353  = 1'h0;
+      \$353  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = d5_last;
+    \$354  = d4_mask;
     if (ce) begin
-      \$354  = d4_last;
+      \$354  = d3_mask;
     end
     if (rst) begin
       \$354  = 1'h0;
@@ -3860,69 +4028,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = d5_max;
+    \$355  = d4_keep;
     if (ce) begin
-      \$355  = d4_max;
+      \$355  = d3_keep;
     end
     if (rst) begin
-      \$355  = 6'h00;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = d5_recip;
+    \$356  = d4_valid;
     if (ce) begin
-      \$356  = d4_recip;
+      \$356  = d3_valid;
     end
     if (rst) begin
-      \$356  = 13'h0000;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = d5_lead;
+    \$357  = d4_last;
     if (ce) begin
-      \$357  = d4_lead;
+      \$357  = d3_last;
     end
     if (rst) begin
-      \$357  = 5'h00;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = d5_any;
+    \$358  = d4_max;
     if (ce) begin
-      \$358  = d4_any;
+      \$358  = d3_max;
     end
     if (rst) begin
-      \$358  = 1'h0;
+      \$358  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = d5_shift;
+    \$359  = d4_recip;
     if (ce) begin
-      \$359  = \$34 [4:0];
+      \$359  = d3_recip;
     end
     if (rst) begin
-      \$359  = 5'h00;
+      \$359  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = d6_twice0;
+    \$360  = d4_lead;
     if (ce) begin
-      \$360  = \$127 ;
+      \$360  = d3_lead;
     end
     if (rst) begin
-      \$360  = 32'd0;
+      \$360  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = d6_mask;
+    \$361  = d4_any;
     if (ce) begin
-      \$361  = d5_mask;
+      \$361  = d3_any;
     end
     if (rst) begin
       \$361  = 1'h0;
@@ -3930,19 +4098,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = d6_valid;
+    \$362  = d5_prod0;
     if (ce) begin
-      \$362  = d5_valid;
+      \$362  = \$131 ;
     end
     if (rst) begin
-      \$362  = 1'h0;
+      \$362  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = d6_last;
+    \$363  = d5_mask;
     if (ce) begin
-      \$363  = d5_last;
+      \$363  = d4_mask;
     end
     if (rst) begin
       \$363  = 1'h0;
@@ -3950,102 +4118,73 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = d6_max;
+    \$364  = d5_keep;
     if (ce) begin
-      \$364  = d5_max;
+      \$364  = d4_keep;
     end
     if (rst) begin
-      \$364  = 6'h00;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = d6_recip;
+    \$365  = d5_valid;
     if (ce) begin
-      \$365  = d5_recip;
+      \$365  = d4_valid;
     end
     if (rst) begin
-      \$365  = 13'h0000;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = d6_lead;
+    \$366  = d5_last;
     if (ce) begin
-      \$366  = d5_lead;
+      \$366  = d4_last;
     end
     if (rst) begin
-      \$366  = 5'h00;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = d6_any;
+    \$367  = d5_max;
     if (ce) begin
-      \$367  = d5_any;
+      \$367  = d4_max;
     end
     if (rst) begin
-      \$367  = 1'h0;
+      \$367  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = d6_shift;
+    \$368  = d5_recip;
     if (ce) begin
-      \$368  = d5_shift;
+      \$368  = d4_recip;
     end
     if (rst) begin
-      \$368  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = d7_y0;
-    if (ce) begin
-      \$369  = \$136 [7:0];
-    end
-    if (rst) begin
-      \$369  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = o__valid;
-    if (ce) begin
-      \$370  = d6_valid;
-    end
-    if (rst) begin
-      \$370  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = d7_last;
-    if (ce) begin
-      \$371  = d6_last;
-    end
-    if (rst) begin
-      \$371  = 1'h0;
+      \$368  = 13'h0000;
     end
   end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$9 [4:0];
-  assign n1_residual = \$19 [7:0];
+  assign a_exp0_drop = \$12 [4:0];
+  assign n1_residual = \$22 [7:0];
   assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$33 [4:0];
-  assign d4_shift = \$34 [4:0];
+  assign d_exp0_drop = \$36 [4:0];
+  assign d4_shift = \$37 [4:0];
   assign d7_valid = o__valid;
+  assign \i__payload.data  = i__payload[7:0];
+  assign \i__payload.data[0]  = i__payload[7:0];
+  assign \i__payload.keep  = i__payload[8];
+  assign \i__payload.mask  = i__payload[9];
+  assign \i__payload.last  = i__payload[10];
   assign \wr__data.data  = wr__data[7:0];
   assign \wr__data.data[0]  = wr__data[7:0];
   assign \wr__data.mask  = wr__data[8];
-  assign \i__payload.data  = i__payload[7:0];
-  assign \i__payload.data[0]  = i__payload[7:0];
-  assign \i__payload.mask  = i__payload[8];
-  assign \i__payload.last  = i__payload[9];
   assign \vector_head.max  = vector_head[5:0];
   assign \vector_head.recip  = vector_head[18:6];
   assign \vector_head.lead  = vector_head[23:19];
@@ -4053,7 +4192,8 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \vector_head.last_beat  = vector_head[32:25];
   assign \o__payload.data  = o__payload[7:0];
   assign \o__payload.data[0]  = o__payload[7:0];
-  assign \o__payload.last  = o__payload[8];
+  assign \o__payload.keep  = o__payload[8];
+  assign \o__payload.last  = o__payload[9];
   assign \d1b_ring.data  = d1b_ring[7:0];
   assign \d1b_ring.data[0]  = d1b_ring[7:0];
   assign \d1b_ring.mask  = d1b_ring[8];
@@ -4061,42 +4201,43 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \rd__data.data[0]  = rd__data[7:0];
   assign \rd__data.mask  = rd__data[8];
   assign o__payload[7:0] = d7_y0;
-  assign o__payload[8] = d7_last;
-  assign w_data[32:25] = \$20 [7:0];
+  assign o__payload[8] = d7_keep;
+  assign o__payload[9] = d7_last;
+  assign w_data[32:25] = \$23 [7:0];
   assign w_data[24] = n2_any;
   assign w_data[23:19] = n2_lead;
   assign w_data[18:6] = n2_recip;
   assign w_data[5:0] = n2_max[5:0];
-  assign wr__data[8] = i__payload[8];
-  assign wr__data[7:0] = i__payload[7:0];
-  assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
-  assign \$2  = { 1'h0, a_exp0_v_r[3:1] };
-  assign \$4  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign wr__data[7:0] = { i__payload[7:1], \$3  };
+  assign wr__data[8] = \$2 ;
+  assign \$4  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$5  = { 1'h0, a_exp0_v_r[3:1] };
   assign \$7  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
-  assign \$15  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$16  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$19  = { \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60:13] };
-  assign \$25  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$26  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$28  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$10  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$18  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$19  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$22  = { \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60], \$21 [60:13] };
+  assign \$28  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$29  = { 1'h0, d_exp0_v_r[3:1] };
   assign \$31  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$41  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$43  = a2_mask;
-  assign \$45  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$49  = { \$48 [19], \$48 [19:1] };
-  assign \$51  = { 3'h0, a4_mantissa0, 4'h0 };
-  assign \$53  = { 1'h0, \$52 [31:1] };
-  assign \$56  = \$55 [21:0];
-  assign \$99  = { \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26:13] };
-  assign \$101  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
-  assign \$106  = { \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36:15] };
-  assign \$114  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$118  = { \$117 [19], \$117 [19:1] };
-  assign \$120  = { 1'h0, d3_mantissa0 };
-  assign \$122  = { 1'h0, \$121 [31:1] };
-  assign \$126  = { d5_prod0, 1'h0 };
-  assign \$131  = { 1'h0, \$130 [32:1] };
-  assign \$134  = { 1'h0, \$133 [32:1] };
+  assign \$34  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$45  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$47  = a2_mask;
+  assign \$49  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
+  assign \$53  = { \$52 [19], \$52 [19:1] };
+  assign \$55  = { 3'h0, a4_mantissa0, 4'h0 };
+  assign \$57  = { 1'h0, \$56 [31:1] };
+  assign \$60  = \$59 [21:0];
+  assign \$103  = { \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26], \$102 [26:13] };
+  assign \$105  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$110  = { \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36], \$109 [36:15] };
+  assign \$120  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$124  = { \$123 [19], \$123 [19:1] };
+  assign \$126  = { 1'h0, d3_mantissa0 };
+  assign \$128  = { 1'h0, \$127 [31:1] };
+  assign \$132  = { d5_prod0, 1'h0 };
+  assign \$137  = { 1'h0, \$136 [32:1] };
+  assign \$140  = { 1'h0, \$139 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -2,42 +2,48 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module softmax_int8_ibert(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
+module softmax_int8_ibert(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tkeep, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tkeep, m_axis_tlast, aclk);
   input aclk;
   wire aclk;
   input aresetn;
   wire aresetn;
   wire clk;
-  wire [36:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   wire i__ready;
   wire i__valid;
   output [31:0] m_axis_tdata;
   wire [31:0] m_axis_tdata;
+  output [3:0] m_axis_tkeep;
+  wire [3:0] m_axis_tkeep;
   output m_axis_tlast;
   wire m_axis_tlast;
   input m_axis_tready;
   wire m_axis_tready;
   output m_axis_tvalid;
   wire m_axis_tvalid;
-  wire [32:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   wire o__ready;
   wire o__valid;
   wire rst;
   input [31:0] s_axis_tdata;
   wire [31:0] s_axis_tdata;
+  input [3:0] s_axis_tkeep;
+  wire [3:0] s_axis_tkeep;
   input s_axis_tlast;
   wire s_axis_tlast;
   output s_axis_tready;
@@ -63,620 +69,650 @@ module softmax_int8_ibert(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
   assign m_axis_tdata = o__payload[31:0];
-  assign m_axis_tlast = o__payload[32];
+  assign m_axis_tkeep = o__payload[35:32];
+  assign m_axis_tlast = o__payload[36];
   assign \i__payload.data  = i__payload[31:0];
   assign \i__payload.data[0]  = i__payload[7:0];
   assign \i__payload.data[1]  = i__payload[15:8];
   assign \i__payload.data[2]  = i__payload[23:16];
   assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
-  assign i__payload[36] = s_axis_tlast;
-  assign i__payload[35:32] = s_axis_tuser;
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
+  assign i__payload[40] = s_axis_tlast;
+  assign i__payload[39:36] = s_axis_tuser;
+  assign i__payload[35:32] = s_axis_tkeep;
   assign i__payload[31:0] = s_axis_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
 module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire [31:0] \$100 ;
-  wire [32:0] \$101 ;
-  wire [32:0] \$102 ;
+  wire [3:0] \$1 ;
+  wire [7:0] \$10 ;
+  wire \$100 ;
+  reg [14:0] \$101 ;
+  reg [14:0] \$102 ;
   wire [14:0] \$103 ;
-  wire [31:0] \$104 ;
-  wire [31:0] \$105 ;
-  wire [32:0] \$106 ;
-  wire [32:0] \$107 ;
-  wire [14:0] \$108 ;
-  wire [31:0] \$109 ;
+  wire \$104 ;
+  reg [14:0] \$105 ;
+  reg [14:0] \$106 ;
+  wire [14:0] \$107 ;
+  wire \$108 ;
+  reg [14:0] \$109 ;
   wire \$11 ;
-  wire [31:0] \$110 ;
-  wire [32:0] \$111 ;
-  wire [32:0] \$112 ;
-  wire [14:0] \$113 ;
-  wire [31:0] \$114 ;
-  wire [31:0] \$115 ;
-  wire [32:0] \$116 ;
-  wire [32:0] \$117 ;
-  wire [14:0] \$118 ;
-  wire [7:0] \$119 ;
+  reg [14:0] \$110 ;
+  wire [14:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [32:0] \$114 ;
+  wire [32:0] \$115 ;
+  wire [14:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [32:0] \$119 ;
   wire \$12 ;
-  wire [15:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire [17:0] \$122 ;
-  wire [23:0] \$123 ;
-  wire [22:0] \$124 ;
-  wire \$125 ;
-  wire [23:0] \$126 ;
-  wire [53:0] \$127 ;
-  wire \$128 ;
-  wire [53:0] \$129 ;
+  wire [32:0] \$120 ;
+  wire [14:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [32:0] \$124 ;
+  wire [32:0] \$125 ;
+  wire [14:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [32:0] \$129 ;
   wire \$13 ;
-  wire [54:0] \$130 ;
-  wire [54:0] \$131 ;
-  wire [53:0] \$132 ;
-  wire \$133 ;
-  wire [31:0] \$134 ;
-  wire [31:0] \$135 ;
-  wire [53:0] \$136 ;
-  wire \$137 ;
-  wire [53:0] \$138 ;
-  wire [54:0] \$139 ;
-  wire [7:0] \$14 ;
-  wire [54:0] \$140 ;
-  wire [53:0] \$141 ;
-  wire \$142 ;
-  wire [31:0] \$143 ;
-  wire [31:0] \$144 ;
-  wire [37:0] \$145 ;
+  wire [32:0] \$130 ;
+  wire [14:0] \$131 ;
+  wire [7:0] \$132 ;
+  wire [15:0] \$133 ;
+  wire [16:0] \$134 ;
+  wire [17:0] \$135 ;
+  wire [23:0] \$136 ;
+  wire [22:0] \$137 ;
+  wire \$138 ;
+  wire [23:0] \$139 ;
+  wire \$14 ;
+  wire [53:0] \$140 ;
+  wire \$141 ;
+  wire [53:0] \$142 ;
+  wire [54:0] \$143 ;
+  wire [54:0] \$144 ;
+  wire [53:0] \$145 ;
   wire \$146 ;
-  wire [37:0] \$147 ;
-  wire [38:0] \$148 ;
-  wire [38:0] \$149 ;
-  wire \$15 ;
-  wire [37:0] \$150 ;
-  wire \$151 ;
-  wire [15:0] \$152 ;
-  wire [31:0] \$153 ;
-  wire [37:0] \$154 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [53:0] \$149 ;
+  wire [7:0] \$15 ;
+  wire \$150 ;
+  wire [53:0] \$151 ;
+  wire [54:0] \$152 ;
+  wire [54:0] \$153 ;
+  wire [53:0] \$154 ;
   wire \$155 ;
-  wire [37:0] \$156 ;
-  wire [38:0] \$157 ;
-  wire [38:0] \$158 ;
-  wire [37:0] \$159 ;
-  wire [7:0] \$16 ;
-  wire \$160 ;
-  wire [15:0] \$161 ;
-  wire [31:0] \$162 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [37:0] \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire [37:0] \$160 ;
+  wire [38:0] \$161 ;
+  wire [38:0] \$162 ;
   wire [37:0] \$163 ;
   wire \$164 ;
-  wire [37:0] \$165 ;
-  wire [38:0] \$166 ;
-  wire [38:0] \$167 ;
-  wire [37:0] \$168 ;
-  wire \$169 ;
-  wire [8:0] \$17 ;
-  wire [15:0] \$170 ;
-  wire [31:0] \$171 ;
+  wire [15:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [37:0] \$167 ;
+  wire \$168 ;
+  wire [37:0] \$169 ;
+  wire \$17 ;
+  wire [38:0] \$170 ;
+  wire [38:0] \$171 ;
   wire [37:0] \$172 ;
   wire \$173 ;
-  wire [37:0] \$174 ;
-  wire [38:0] \$175 ;
-  wire [38:0] \$176 ;
-  wire [37:0] \$177 ;
-  wire \$178 ;
-  wire [15:0] \$179 ;
-  wire [9:0] \$18 ;
-  wire [31:0] \$180 ;
+  wire [15:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [37:0] \$176 ;
+  wire \$177 ;
+  wire [37:0] \$178 ;
+  wire [38:0] \$179 ;
+  wire \$18 ;
+  wire [38:0] \$180 ;
   wire [37:0] \$181 ;
   wire \$182 ;
-  wire [37:0] \$183 ;
-  wire [38:0] \$184 ;
-  wire [38:0] \$185 ;
-  wire [37:0] \$186 ;
-  wire \$187 ;
-  wire [15:0] \$188 ;
-  wire [31:0] \$189 ;
-  wire [7:0] \$19 ;
+  wire [15:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [37:0] \$185 ;
+  wire \$186 ;
+  wire [37:0] \$187 ;
+  wire [38:0] \$188 ;
+  wire [38:0] \$189 ;
+  wire \$19 ;
   wire [37:0] \$190 ;
   wire \$191 ;
-  wire [37:0] \$192 ;
-  wire [38:0] \$193 ;
-  wire [38:0] \$194 ;
-  wire [37:0] \$195 ;
-  wire \$196 ;
-  wire [15:0] \$197 ;
-  wire [31:0] \$198 ;
+  wire [15:0] \$192 ;
+  wire [31:0] \$193 ;
+  wire [37:0] \$194 ;
+  wire \$195 ;
+  wire [37:0] \$196 ;
+  wire [38:0] \$197 ;
+  wire [38:0] \$198 ;
   wire [37:0] \$199 ;
-  wire \$2 ;
+  wire [3:0] \$2 ;
   wire [7:0] \$20 ;
   wire \$200 ;
-  wire [37:0] \$201 ;
-  wire [38:0] \$202 ;
-  wire [38:0] \$203 ;
-  wire [37:0] \$204 ;
-  wire \$205 ;
-  wire [15:0] \$206 ;
-  wire [31:0] \$207 ;
+  wire [15:0] \$201 ;
+  wire [31:0] \$202 ;
+  wire [37:0] \$203 ;
+  wire \$204 ;
+  wire [37:0] \$205 ;
+  wire [38:0] \$206 ;
+  wire [38:0] \$207 ;
   wire [37:0] \$208 ;
   wire \$209 ;
-  wire [7:0] \$21 ;
-  wire [37:0] \$210 ;
-  wire [38:0] \$211 ;
-  wire [38:0] \$212 ;
-  wire [37:0] \$213 ;
-  wire \$214 ;
-  wire [15:0] \$215 ;
-  wire [31:0] \$216 ;
-  wire [29:0] \$217 ;
+  wire \$21 ;
+  wire [15:0] \$210 ;
+  wire [31:0] \$211 ;
+  wire [37:0] \$212 ;
+  wire \$213 ;
+  wire [37:0] \$214 ;
+  wire [38:0] \$215 ;
+  wire [38:0] \$216 ;
+  wire [37:0] \$217 ;
   wire \$218 ;
-  wire [29:0] \$219 ;
+  wire [15:0] \$219 ;
   wire [7:0] \$22 ;
-  wire [33:0] \$220 ;
-  wire [33:0] \$221 ;
-  wire [29:0] \$222 ;
-  wire \$223 ;
-  wire [7:0] \$224 ;
-  wire [31:0] \$225 ;
-  wire [29:0] \$226 ;
+  wire [31:0] \$220 ;
+  wire [37:0] \$221 ;
+  wire \$222 ;
+  wire [37:0] \$223 ;
+  wire [38:0] \$224 ;
+  wire [38:0] \$225 ;
+  wire [37:0] \$226 ;
   wire \$227 ;
-  wire [29:0] \$228 ;
-  wire [33:0] \$229 ;
-  wire [7:0] \$23 ;
-  wire [33:0] \$230 ;
-  wire [29:0] \$231 ;
-  wire \$232 ;
-  wire [7:0] \$233 ;
-  wire [31:0] \$234 ;
+  wire [15:0] \$228 ;
+  wire [31:0] \$229 ;
+  wire [8:0] \$23 ;
+  wire [29:0] \$230 ;
+  wire \$231 ;
+  wire [29:0] \$232 ;
+  wire [33:0] \$233 ;
+  wire [33:0] \$234 ;
   wire [29:0] \$235 ;
   wire \$236 ;
-  wire [29:0] \$237 ;
-  wire [33:0] \$238 ;
-  wire [33:0] \$239 ;
-  wire [7:0] \$24 ;
-  wire [29:0] \$240 ;
-  wire \$241 ;
-  wire [7:0] \$242 ;
-  wire [31:0] \$243 ;
+  wire [7:0] \$237 ;
+  wire [31:0] \$238 ;
+  wire [29:0] \$239 ;
+  wire [9:0] \$24 ;
+  wire \$240 ;
+  wire [29:0] \$241 ;
+  wire [33:0] \$242 ;
+  wire [33:0] \$243 ;
   wire [29:0] \$244 ;
   wire \$245 ;
-  wire [29:0] \$246 ;
-  wire [33:0] \$247 ;
-  wire [33:0] \$248 ;
-  wire [29:0] \$249 ;
+  wire [7:0] \$246 ;
+  wire [31:0] \$247 ;
+  wire [29:0] \$248 ;
+  wire \$249 ;
   wire [7:0] \$25 ;
-  wire \$250 ;
-  wire [7:0] \$251 ;
-  wire [31:0] \$252 ;
-  wire [25:0] \$253 ;
+  wire [29:0] \$250 ;
+  wire [33:0] \$251 ;
+  wire [33:0] \$252 ;
+  wire [29:0] \$253 ;
   wire \$254 ;
-  wire [25:0] \$255 ;
-  wire [33:0] \$256 ;
-  wire [33:0] \$257 ;
-  wire [25:0] \$258 ;
-  wire \$259 ;
-  wire \$26 ;
-  wire [3:0] \$260 ;
-  wire [31:0] \$261 ;
-  wire [25:0] \$262 ;
+  wire [7:0] \$255 ;
+  wire [31:0] \$256 ;
+  wire [29:0] \$257 ;
+  wire \$258 ;
+  wire [29:0] \$259 ;
+  wire [7:0] \$26 ;
+  wire [33:0] \$260 ;
+  wire [33:0] \$261 ;
+  wire [29:0] \$262 ;
   wire \$263 ;
-  wire [25:0] \$264 ;
-  wire [33:0] \$265 ;
-  wire [33:0] \$266 ;
-  wire [25:0] \$267 ;
-  wire \$268 ;
-  wire [3:0] \$269 ;
-  wire \$27 ;
-  wire [31:0] \$270 ;
-  wire [23:0] \$271 ;
+  wire [7:0] \$264 ;
+  wire [31:0] \$265 ;
+  wire [25:0] \$266 ;
+  wire \$267 ;
+  wire [25:0] \$268 ;
+  wire [33:0] \$269 ;
+  wire [7:0] \$27 ;
+  wire [33:0] \$270 ;
+  wire [25:0] \$271 ;
   wire \$272 ;
-  wire [23:0] \$273 ;
-  wire [33:0] \$274 ;
-  wire [33:0] \$275 ;
-  wire [23:0] \$276 ;
-  wire \$277 ;
-  wire [1:0] \$278 ;
-  wire [31:0] \$279 ;
-  wire \$28 ;
-  wire [23:0] \$280 ;
+  wire [3:0] \$273 ;
+  wire [31:0] \$274 ;
+  wire [25:0] \$275 ;
+  wire \$276 ;
+  wire [25:0] \$277 ;
+  wire [33:0] \$278 ;
+  wire [33:0] \$279 ;
+  wire [7:0] \$28 ;
+  wire [25:0] \$280 ;
   wire \$281 ;
-  wire [23:0] \$282 ;
-  wire [33:0] \$283 ;
-  wire [33:0] \$284 ;
-  wire [23:0] \$285 ;
-  wire \$286 ;
-  wire [1:0] \$287 ;
-  wire [31:0] \$288 ;
-  wire [7:0] \$289 ;
+  wire [3:0] \$282 ;
+  wire [31:0] \$283 ;
+  wire [23:0] \$284 ;
+  wire \$285 ;
+  wire [23:0] \$286 ;
+  wire [33:0] \$287 ;
+  wire [33:0] \$288 ;
+  wire [23:0] \$289 ;
   wire [7:0] \$29 ;
-  wire [7:0] \$290 ;
-  wire \$291 ;
-  wire [7:0] \$292 ;
-  wire [7:0] \$293 ;
-  wire [7:0] \$294 ;
-  wire \$295 ;
-  wire \$296 ;
-  wire [32:0] \$297 ;
-  wire [32:0] \$298 ;
-  wire [32:0] \$299 ;
-  wire [7:0] \$3 ;
-  wire \$30 ;
-  wire [32:0] \$300 ;
-  wire [32:0] \$301 ;
-  wire \$302 ;
-  wire [32:0] \$303 ;
-  wire [32:0] \$304 ;
-  wire [32:0] \$305 ;
-  wire [32:0] \$306 ;
-  wire \$307 ;
-  wire [32:0] \$308 ;
-  wire [32:0] \$309 ;
+  wire \$290 ;
+  wire [1:0] \$291 ;
+  wire [31:0] \$292 ;
+  wire [23:0] \$293 ;
+  wire \$294 ;
+  wire [23:0] \$295 ;
+  wire [33:0] \$296 ;
+  wire [33:0] \$297 ;
+  wire [23:0] \$298 ;
+  wire \$299 ;
+  wire \$3 ;
+  wire [7:0] \$30 ;
+  wire [1:0] \$300 ;
+  wire [31:0] \$301 ;
+  wire [7:0] \$302 ;
+  wire [7:0] \$303 ;
+  wire \$304 ;
+  wire [7:0] \$305 ;
+  wire [7:0] \$306 ;
+  wire [7:0] \$307 ;
+  wire \$308 ;
+  wire \$309 ;
   wire [7:0] \$31 ;
   wire [32:0] \$310 ;
   wire [32:0] \$311 ;
-  wire \$312 ;
+  wire [32:0] \$312 ;
   wire [32:0] \$313 ;
   wire [32:0] \$314 ;
-  wire [32:0] \$315 ;
+  wire \$315 ;
   wire [32:0] \$316 ;
-  wire \$317 ;
+  wire [32:0] \$317 ;
   wire [32:0] \$318 ;
   wire [32:0] \$319 ;
   wire \$32 ;
-  wire [32:0] \$320 ;
-  reg [6:0] \$321 ;
-  reg [7:0] \$322 ;
-  reg [6:0] \$323 ;
-  reg [7:0] \$324 ;
-  reg [7:0] \$325 ;
-  reg [7:0] \$326 ;
-  reg [7:0] \$327 ;
-  reg \$328 ;
-  reg \$329 ;
-  wire [7:0] \$33 ;
-  reg [7:0] \$330 ;
-  reg \$331 ;
-  reg [7:0] \$332 ;
-  reg [7:0] \$333 ;
-  reg [7:0] \$334 ;
-  reg \$335 ;
-  reg \$336 ;
+  wire \$320 ;
+  wire [32:0] \$321 ;
+  wire [32:0] \$322 ;
+  wire [32:0] \$323 ;
+  wire [32:0] \$324 ;
+  wire \$325 ;
+  wire [32:0] \$326 ;
+  wire [32:0] \$327 ;
+  wire [32:0] \$328 ;
+  wire [32:0] \$329 ;
+  wire \$33 ;
+  wire \$330 ;
+  wire [32:0] \$331 ;
+  wire [32:0] \$332 ;
+  wire [32:0] \$333 ;
+  reg [6:0] \$334 ;
+  reg [7:0] \$335 ;
+  reg [6:0] \$336 ;
   reg [7:0] \$337 ;
-  reg \$338 ;
-  reg \$339 ;
-  wire \$34 ;
-  reg \$340 ;
-  reg [7:0] \$341 ;
+  reg [7:0] \$338 ;
+  reg [7:0] \$339 ;
+  wire [7:0] \$34 ;
+  reg [7:0] \$340 ;
+  reg \$341 ;
   reg \$342 ;
   reg [7:0] \$343 ;
   reg \$344 ;
-  reg \$345 ;
-  reg [15:0] \$346 ;
-  reg [6:0] \$347 ;
-  reg [6:0] \$348 ;
-  reg [7:0] \$349 ;
+  reg [7:0] \$345 ;
+  reg [7:0] \$346 ;
+  reg [7:0] \$347 ;
+  reg \$348 ;
+  reg \$349 ;
   wire \$35 ;
-  reg \$350 ;
+  reg [7:0] \$350 ;
   reg \$351 ;
-  reg [7:0] \$352 ;
+  reg \$352 ;
   reg \$353 ;
-  reg [6:0] \$354 ;
-  reg [35:0] \$355 ;
-  reg \$356 ;
+  reg [7:0] \$354 ;
+  reg \$355 ;
+  reg [7:0] \$356 ;
   reg \$357 ;
-  reg [7:0] \$358 ;
-  reg \$359 ;
+  reg \$358 ;
+  reg [15:0] \$359 ;
   wire [7:0] \$36 ;
   reg [6:0] \$360 ;
-  reg [3:0] \$361 ;
-  reg [8:0] \$362 ;
-  reg [8:0] \$363 ;
-  reg [8:0] \$364 ;
-  reg [8:0] \$365 ;
+  reg [6:0] \$361 ;
+  reg [7:0] \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg [7:0] \$365 ;
   reg \$366 ;
-  reg \$367 ;
-  reg [7:0] \$368 ;
+  reg [6:0] \$367 ;
+  reg [35:0] \$368 ;
   reg \$369 ;
-  wire [7:0] \$37 ;
-  reg [6:0] \$370 ;
-  reg [16:0] \$371 ;
-  reg [16:0] \$372 ;
-  reg [16:0] \$373 ;
-  reg [16:0] \$374 ;
-  reg [8:0] \$375 ;
+  wire \$37 ;
+  reg \$370 ;
+  reg [7:0] \$371 ;
+  reg \$372 ;
+  reg [6:0] \$373 ;
+  reg [3:0] \$374 ;
+  reg [3:0] \$375 ;
   reg [8:0] \$376 ;
   reg [8:0] \$377 ;
   reg [8:0] \$378 ;
-  reg \$379 ;
+  reg [8:0] \$379 ;
   wire [7:0] \$38 ;
   reg \$380 ;
-  reg [7:0] \$381 ;
-  reg \$382 ;
-  reg [6:0] \$383 ;
-  reg [3:0] \$384 ;
-  reg [3:0] \$385 ;
-  reg [3:0] \$386 ;
-  reg [3:0] \$387 ;
-  reg [3:0] \$388 ;
-  reg [4:0] \$389 ;
+  reg \$381 ;
+  reg [7:0] \$382 ;
+  reg \$383 ;
+  reg [6:0] \$384 ;
+  reg [16:0] \$385 ;
+  reg [16:0] \$386 ;
+  reg [16:0] \$387 ;
+  reg [16:0] \$388 ;
+  reg [8:0] \$389 ;
   wire \$39 ;
-  reg [4:0] \$390 ;
-  reg [4:0] \$391 ;
-  reg [4:0] \$392 ;
+  reg [8:0] \$390 ;
+  reg [8:0] \$391 ;
+  reg [8:0] \$392 ;
   reg \$393 ;
   reg \$394 ;
   reg [7:0] \$395 ;
   reg \$396 ;
   reg [6:0] \$397 ;
   reg [3:0] \$398 ;
-  reg [14:0] \$399 ;
-  wire [7:0] \$4 ;
+  reg [3:0] \$399 ;
+  wire \$4 ;
   wire \$40 ;
-  reg [14:0] \$400 ;
-  reg [14:0] \$401 ;
-  reg [14:0] \$402 ;
-  reg [4:0] \$403 ;
+  reg [3:0] \$400 ;
+  reg [3:0] \$401 ;
+  reg [3:0] \$402 ;
+  reg [3:0] \$403 ;
   reg [4:0] \$404 ;
   reg [4:0] \$405 ;
   reg [4:0] \$406 ;
-  reg \$407 ;
+  reg [4:0] \$407 ;
   reg \$408 ;
-  reg [7:0] \$409 ;
+  reg \$409 ;
   wire [7:0] \$41 ;
-  reg \$410 ;
-  reg [6:0] \$411 ;
-  reg [3:0] \$412 ;
-  reg [14:0] \$413 ;
-  reg [14:0] \$414 ;
+  reg [7:0] \$410 ;
+  reg \$411 ;
+  reg [6:0] \$412 ;
+  reg [3:0] \$413 ;
+  reg [3:0] \$414 ;
   reg [14:0] \$415 ;
   reg [14:0] \$416 ;
-  reg \$417 ;
-  reg \$418 ;
-  reg [7:0] \$419 ;
+  reg [14:0] \$417 ;
+  reg [14:0] \$418 ;
+  reg [4:0] \$419 ;
   wire [7:0] \$42 ;
-  reg \$420 ;
-  reg [6:0] \$421 ;
-  reg [3:0] \$422 ;
-  reg [6:0] \$423 ;
-  reg [17:0] \$424 ;
-  reg \$425 ;
+  reg [4:0] \$420 ;
+  reg [4:0] \$421 ;
+  reg [4:0] \$422 ;
+  reg \$423 ;
+  reg \$424 ;
+  reg [7:0] \$425 ;
   reg \$426 ;
-  reg [7:0] \$427 ;
-  reg \$428 ;
-  reg [6:0] \$429 ;
-  wire \$43 ;
-  reg [3:0] \$430 ;
-  reg [22:0] \$431 ;
-  reg \$432 ;
-  reg [22:0] \$433 ;
+  reg [6:0] \$427 ;
+  reg [3:0] \$428 ;
+  reg [3:0] \$429 ;
+  wire [7:0] \$43 ;
+  reg [14:0] \$430 ;
+  reg [14:0] \$431 ;
+  reg [14:0] \$432 ;
+  reg [14:0] \$433 ;
   reg \$434 ;
-  reg [6:0] \$435 ;
-  reg [32:0] \$436 ;
-  reg [31:0] \$437 ;
-  reg \$438 ;
-  reg [22:0] \$439 ;
-  wire [7:0] \$44 ;
-  reg \$440 ;
+  reg \$435 ;
+  reg [7:0] \$436 ;
+  reg \$437 ;
+  reg [6:0] \$438 ;
+  reg [3:0] \$439 ;
+  wire \$44 ;
+  reg [3:0] \$440 ;
   reg [6:0] \$441 ;
-  reg [32:0] \$442 ;
-  reg [31:0] \$443 ;
+  reg [17:0] \$442 ;
+  reg \$443 ;
   reg \$444 ;
-  reg [22:0] \$445 ;
+  reg [7:0] \$445 ;
   reg \$446 ;
   reg [6:0] \$447 ;
-  reg [32:0] \$448 ;
-  reg [31:0] \$449 ;
-  wire [7:0] \$45 ;
-  reg \$450 ;
-  reg [22:0] \$451 ;
-  reg \$452 ;
-  reg [6:0] \$453 ;
-  reg [32:0] \$454 ;
-  reg [31:0] \$455 ;
-  reg \$456 ;
-  reg [22:0] \$457 ;
-  reg \$458 ;
-  reg [6:0] \$459 ;
-  wire [8:0] \$46 ;
-  reg [32:0] \$460 ;
-  reg [31:0] \$461 ;
-  reg \$462 ;
-  reg [22:0] \$463 ;
-  reg \$464 ;
-  reg [6:0] \$465 ;
-  reg [32:0] \$466 ;
-  reg [31:0] \$467 ;
-  reg \$468 ;
-  reg [22:0] \$469 ;
-  wire [9:0] \$47 ;
-  reg \$470 ;
-  reg [6:0] \$471 ;
-  reg [32:0] \$472 ;
-  reg [31:0] \$473 ;
-  reg \$474 ;
-  reg [22:0] \$475 ;
-  reg \$476 ;
-  reg [6:0] \$477 ;
-  reg [32:0] \$478 ;
-  reg [31:0] \$479 ;
-  wire [7:0] \$48 ;
-  reg \$480 ;
-  reg [22:0] \$481 ;
-  reg \$482 ;
-  reg [6:0] \$483 ;
-  reg [32:0] \$484 ;
-  reg [31:0] \$485 ;
-  reg \$486 ;
-  reg [22:0] \$487 ;
-  reg \$488 ;
-  reg [6:0] \$489 ;
-  wire \$49 ;
-  reg [32:0] \$490 ;
-  reg [31:0] \$491 ;
-  reg \$492 ;
-  reg [22:0] \$493 ;
-  reg \$494 ;
-  reg [6:0] \$495 ;
-  reg [32:0] \$496 ;
-  reg [31:0] \$497 ;
-  reg \$498 ;
-  reg [22:0] \$499 ;
+  reg [3:0] \$448 ;
+  reg [3:0] \$449 ;
+  wire \$45 ;
+  reg [22:0] \$450 ;
+  reg \$451 ;
+  reg [22:0] \$452 ;
+  reg \$453 ;
+  reg [6:0] \$454 ;
+  reg [32:0] \$455 ;
+  reg [31:0] \$456 ;
+  reg \$457 ;
+  reg [22:0] \$458 ;
+  reg \$459 ;
+  wire [7:0] \$46 ;
+  reg [6:0] \$460 ;
+  reg [32:0] \$461 ;
+  reg [31:0] \$462 ;
+  reg \$463 ;
+  reg [22:0] \$464 ;
+  reg \$465 ;
+  reg [6:0] \$466 ;
+  reg [32:0] \$467 ;
+  reg [31:0] \$468 ;
+  reg \$469 ;
+  wire [7:0] \$47 ;
+  reg [22:0] \$470 ;
+  reg \$471 ;
+  reg [6:0] \$472 ;
+  reg [32:0] \$473 ;
+  reg [31:0] \$474 ;
+  reg \$475 ;
+  reg [22:0] \$476 ;
+  reg \$477 ;
+  reg [6:0] \$478 ;
+  reg [32:0] \$479 ;
+  wire \$48 ;
+  reg [31:0] \$480 ;
+  reg \$481 ;
+  reg [22:0] \$482 ;
+  reg \$483 ;
+  reg [6:0] \$484 ;
+  reg [32:0] \$485 ;
+  reg [31:0] \$486 ;
+  reg \$487 ;
+  reg [22:0] \$488 ;
+  reg \$489 ;
+  wire [7:0] \$49 ;
+  reg [6:0] \$490 ;
+  reg [32:0] \$491 ;
+  reg [31:0] \$492 ;
+  reg \$493 ;
+  reg [22:0] \$494 ;
+  reg \$495 ;
+  reg [6:0] \$496 ;
+  reg [32:0] \$497 ;
+  reg [31:0] \$498 ;
+  reg \$499 ;
   wire \$5 ;
-  wire \$50 ;
-  reg \$500 ;
-  reg [6:0] \$501 ;
-  reg [32:0] \$502 ;
-  reg [31:0] \$503 ;
-  reg \$504 ;
-  reg [22:0] \$505 ;
-  reg \$506 ;
-  reg [6:0] \$507 ;
-  reg [32:0] \$508 ;
-  reg [31:0] \$509 ;
+  wire [7:0] \$50 ;
+  reg [22:0] \$500 ;
+  reg \$501 ;
+  reg [6:0] \$502 ;
+  reg [32:0] \$503 ;
+  reg [31:0] \$504 ;
+  reg \$505 ;
+  reg [22:0] \$506 ;
+  reg \$507 ;
+  reg [6:0] \$508 ;
+  reg [32:0] \$509 ;
   wire [8:0] \$51 ;
-  reg \$510 ;
-  reg [22:0] \$511 ;
-  reg \$512 ;
-  reg [6:0] \$513 ;
-  reg [32:0] \$514 ;
-  reg [31:0] \$515 ;
-  reg \$516 ;
-  reg [22:0] \$517 ;
-  reg \$518 ;
-  reg [6:0] \$519 ;
-  wire \$52 ;
-  reg [32:0] \$520 ;
-  reg [31:0] \$521 ;
-  reg \$522 ;
-  reg [22:0] \$523 ;
-  reg \$524 ;
-  reg [6:0] \$525 ;
-  reg [32:0] \$526 ;
-  reg [31:0] \$527 ;
-  reg \$528 ;
-  reg [22:0] \$529 ;
-  wire [8:0] \$53 ;
-  reg \$530 ;
-  reg [6:0] \$531 ;
-  reg [32:0] \$532 ;
-  reg [31:0] \$533 ;
-  reg \$534 ;
-  reg [22:0] \$535 ;
-  reg \$536 ;
-  reg [6:0] \$537 ;
-  reg [32:0] \$538 ;
-  reg [31:0] \$539 ;
-  wire [8:0] \$54 ;
-  reg \$540 ;
-  reg [22:0] \$541 ;
-  reg \$542 ;
-  reg [6:0] \$543 ;
-  reg \$544 ;
-  reg [25:0] \$545 ;
-  reg [6:0] \$546 ;
-  reg [6:0] \$547 ;
-  reg \$548 ;
+  reg [31:0] \$510 ;
+  reg \$511 ;
+  reg [22:0] \$512 ;
+  reg \$513 ;
+  reg [6:0] \$514 ;
+  reg [32:0] \$515 ;
+  reg [31:0] \$516 ;
+  reg \$517 ;
+  reg [22:0] \$518 ;
+  reg \$519 ;
+  wire [9:0] \$52 ;
+  reg [6:0] \$520 ;
+  reg [32:0] \$521 ;
+  reg [31:0] \$522 ;
+  reg \$523 ;
+  reg [22:0] \$524 ;
+  reg \$525 ;
+  reg [6:0] \$526 ;
+  reg [32:0] \$527 ;
+  reg [31:0] \$528 ;
+  reg \$529 ;
+  wire [7:0] \$53 ;
+  reg [22:0] \$530 ;
+  reg \$531 ;
+  reg [6:0] \$532 ;
+  reg [32:0] \$533 ;
+  reg [31:0] \$534 ;
+  reg \$535 ;
+  reg [22:0] \$536 ;
+  reg \$537 ;
+  reg [6:0] \$538 ;
+  reg [32:0] \$539 ;
+  wire \$54 ;
+  reg [31:0] \$540 ;
+  reg \$541 ;
+  reg [22:0] \$542 ;
+  reg \$543 ;
+  reg [6:0] \$544 ;
+  reg [32:0] \$545 ;
+  reg [31:0] \$546 ;
+  reg \$547 ;
+  reg [22:0] \$548 ;
   reg \$549 ;
-  wire [8:0] \$55 ;
-  reg [17:0] \$550 ;
-  reg \$551 ;
-  reg [14:0] \$552 ;
-  reg [14:0] \$553 ;
-  reg [14:0] \$554 ;
-  reg [14:0] \$555 ;
-  reg \$556 ;
-  reg \$557 ;
-  reg [17:0] \$558 ;
+  wire \$55 ;
+  reg [6:0] \$550 ;
+  reg [32:0] \$551 ;
+  reg [31:0] \$552 ;
+  reg \$553 ;
+  reg [22:0] \$554 ;
+  reg \$555 ;
+  reg [6:0] \$556 ;
+  reg [32:0] \$557 ;
+  reg [31:0] \$558 ;
   reg \$559 ;
   wire \$56 ;
-  reg [32:0] \$560 ;
-  reg [32:0] \$561 ;
-  reg [32:0] \$562 ;
-  reg [32:0] \$563 ;
-  reg \$564 ;
-  reg \$565 ;
-  reg [17:0] \$566 ;
+  reg [22:0] \$560 ;
+  reg \$561 ;
+  reg [6:0] \$562 ;
+  reg \$563 ;
+  reg [25:0] \$564 ;
+  reg [6:0] \$565 ;
+  reg [6:0] \$566 ;
   reg \$567 ;
-  reg [7:0] \$568 ;
-  reg [7:0] \$569 ;
-  wire [8:0] \$57 ;
-  reg [7:0] \$570 ;
-  reg [7:0] \$571 ;
-  reg \$572 ;
-  reg \$573 ;
-  wire [8:0] \$58 ;
-  wire [8:0] \$59 ;
+  reg \$568 ;
+  reg [17:0] \$569 ;
+  wire \$57 ;
+  reg \$570 ;
+  reg [14:0] \$571 ;
+  reg [14:0] \$572 ;
+  reg [14:0] \$573 ;
+  reg [14:0] \$574 ;
+  reg \$575 ;
+  reg \$576 ;
+  reg [17:0] \$577 ;
+  reg \$578 ;
+  reg [3:0] \$579 ;
+  wire \$58 ;
+  reg [32:0] \$580 ;
+  reg [32:0] \$581 ;
+  reg [32:0] \$582 ;
+  reg [32:0] \$583 ;
+  reg \$584 ;
+  reg \$585 ;
+  reg [17:0] \$586 ;
+  reg \$587 ;
+  reg [3:0] \$588 ;
+  reg [7:0] \$589 ;
+  wire \$59 ;
+  reg [7:0] \$590 ;
+  reg [7:0] \$591 ;
+  reg [7:0] \$592 ;
+  reg \$593 ;
+  reg \$594 ;
+  reg [3:0] \$595 ;
   wire \$6 ;
   wire \$60 ;
-  wire [8:0] \$61 ;
-  wire [8:0] \$62 ;
-  wire [8:0] \$63 ;
-  wire \$64 ;
-  wire [8:0] \$65 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [8:0] \$64 ;
+  wire \$65 ;
   wire [8:0] \$66 ;
-  wire [16:0] \$67 ;
-  wire [16:0] \$68 ;
-  wire [16:0] \$69 ;
+  wire [8:0] \$67 ;
+  wire [8:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
-  wire [16:0] \$71 ;
-  wire [16:0] \$72 ;
-  wire [16:0] \$73 ;
-  wire [16:0] \$74 ;
-  wire [20:0] \$75 ;
-  wire [21:0] \$76 ;
-  wire [20:0] \$77 ;
-  wire [21:0] \$78 ;
-  wire [20:0] \$79 ;
+  wire [8:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire [8:0] \$72 ;
+  wire \$73 ;
+  wire [8:0] \$74 ;
+  wire [8:0] \$75 ;
+  wire [8:0] \$76 ;
+  wire \$77 ;
+  wire [8:0] \$78 ;
+  wire [8:0] \$79 ;
   wire \$8 ;
-  wire [21:0] \$80 ;
-  wire [20:0] \$81 ;
-  wire [21:0] \$82 ;
-  wire \$83 ;
-  reg [14:0] \$84 ;
-  reg [14:0] \$85 ;
-  wire [14:0] \$86 ;
-  wire \$87 ;
-  reg [14:0] \$88 ;
-  reg [14:0] \$89 ;
+  wire [16:0] \$80 ;
+  wire [16:0] \$81 ;
+  wire [16:0] \$82 ;
+  wire [16:0] \$83 ;
+  wire [16:0] \$84 ;
+  wire [16:0] \$85 ;
+  wire [16:0] \$86 ;
+  wire [16:0] \$87 ;
+  wire [20:0] \$88 ;
+  wire [21:0] \$89 ;
   wire [7:0] \$9 ;
-  wire [14:0] \$90 ;
-  wire \$91 ;
-  reg [14:0] \$92 ;
-  reg [14:0] \$93 ;
-  wire [14:0] \$94 ;
-  wire \$95 ;
-  reg [14:0] \$96 ;
+  wire [20:0] \$90 ;
+  wire [21:0] \$91 ;
+  wire [20:0] \$92 ;
+  wire [21:0] \$93 ;
+  wire [20:0] \$94 ;
+  wire [21:0] \$95 ;
+  wire \$96 ;
   reg [14:0] \$97 ;
-  wire [14:0] \$98 ;
-  wire [31:0] \$99 ;
+  reg [14:0] \$98 ;
+  wire [14:0] \$99 ;
   wire \$signal ;
   (* init = 7'h00 *)
-  wire [6:0] \$signal$31 ;
+  wire [6:0] \$signal$32 ;
   (* init = 7'h00 *)
-  wire [6:0] \$signal$5 ;
+  wire [6:0] \$signal$7 ;
   reg [6:0] \$signature__addr  = 7'h00;
-  reg [6:0] \$signature__addr$30  = 7'h00;
-  reg [6:0] \$signature__addr$56  = 7'h00;
+  reg [6:0] \$signature__addr$31  = 7'h00;
+  reg [6:0] \$signature__addr$58  = 7'h00;
   wire [35:0] \$signature__data ;
-  wire [59:0] \$signature__data$275 ;
-  wire [14:0] \$signature__data$275[0] ;
-  wire [14:0] \$signature__data$275[1] ;
-  wire [14:0] \$signature__data$275[2] ;
-  wire [14:0] \$signature__data$275[3] ;
-  wire [59:0] \$signature__data$34 ;
-  wire [14:0] \$signature__data$34[0] ;
-  wire [14:0] \$signature__data$34[1] ;
-  wire [14:0] \$signature__data$34[2] ;
-  wire [14:0] \$signature__data$34[3] ;
+  wire [63:0] \$signature__data$283 ;
+  wire [59:0] \$signature__data$283.e16 ;
+  wire [14:0] \$signature__data$283.e16[0] ;
+  wire [14:0] \$signature__data$283.e16[1] ;
+  wire [14:0] \$signature__data$283.e16[2] ;
+  wire [14:0] \$signature__data$283.e16[3] ;
+  wire [3:0] \$signature__data$283.keep ;
+  wire [63:0] \$signature__data$35 ;
+  wire [59:0] \$signature__data$35.e16 ;
+  wire [14:0] \$signature__data$35.e16[0] ;
+  wire [14:0] \$signature__data$35.e16[1] ;
+  wire [14:0] \$signature__data$35.e16[2] ;
+  wire [14:0] \$signature__data$35.e16[3] ;
+  wire [3:0] \$signature__data$35.keep ;
   wire [31:0] \$signature__data.data ;
   wire [7:0] \$signature__data.data[0] ;
   wire [7:0] \$signature__data.data[1] ;
@@ -684,8 +720,8 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [7:0] \$signature__data.data[3] ;
   wire [3:0] \$signature__data.mask ;
   wire \$signature__en ;
-  reg \$signature__en$32  = 1'h0;
-  wire \$signature__en$58 ;
+  reg \$signature__en$33  = 1'h0;
+  wire \$signature__en$60 ;
   wire ce;
   input clk;
   wire clk;
@@ -699,16 +735,19 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [14:0] d1b_e16_2 = 15'h0000;
   reg [14:0] d1b_e16_3 = 15'h0000;
   reg [17:0] d1b_factor = 18'h00000;
+  reg [3:0] d1b_keep = 4'h0;
   reg d1b_last = 1'h0;
   reg d1b_valid = 1'h0;
   reg d2_any = 1'h0;
   reg [17:0] d2_factor = 18'h00000;
+  reg [3:0] d2_keep = 4'h0;
   reg d2_last = 1'h0;
   reg [32:0] d2_prod0 = 33'h000000000;
   reg [32:0] d2_prod1 = 33'h000000000;
   reg [32:0] d2_prod2 = 33'h000000000;
   reg [32:0] d2_prod3 = 33'h000000000;
   reg d2_valid = 1'h0;
+  reg [3:0] d3_keep = 4'h0;
   reg d3_last = 1'h0;
   (* init = 1'h0 *)
   wire d3_valid;
@@ -830,6 +869,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   (* init = 7'h00 *)
   wire [6:0] e_rptr;
   reg [7:0] e_used = 8'h00;
+  wire [3:0] element;
   reg i1_any = 1'h0;
   reg i1_last = 1'h0;
   reg [7:0] i1_len = 8'h00;
@@ -838,13 +878,14 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] i1_x1 = 8'h00;
   reg [7:0] i1_x2 = 8'h00;
   reg [7:0] i1_x3 = 8'h00;
-  input [36:0] i__payload;
-  wire [36:0] i__payload;
+  input [40:0] i__payload;
+  wire [40:0] i__payload;
   wire [31:0] \i__payload.data ;
   wire [7:0] \i__payload.data[0] ;
   wire [7:0] \i__payload.data[1] ;
   wire [7:0] \i__payload.data[2] ;
   wire [7:0] \i__payload.data[3] ;
+  wire [3:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire [3:0] \i__payload.mask ;
   output i__ready;
@@ -889,24 +930,25 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire normalised_load;
   wire normalised_pop;
   reg normalised_valid = 1'h0;
-  output [32:0] o__payload;
-  wire [32:0] o__payload;
+  output [36:0] o__payload;
+  wire [36:0] o__payload;
   wire [31:0] \o__payload.data ;
   wire [7:0] \o__payload.data[0] ;
   wire [7:0] \o__payload.data[1] ;
   wire [7:0] \o__payload.data[2] ;
   wire [7:0] \o__payload.data[3] ;
+  wire [3:0] \o__payload.keep ;
   wire \o__payload.last ;
   input o__ready;
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
   wire [15:0] r_data;
-  wire [25:0] \r_data$269 ;
+  wire [25:0] \r_data$277 ;
   wire r_en;
-  wire \r_en$52 ;
+  wire \r_en$54 ;
   wire r_rdy;
-  wire \r_rdy$49 ;
+  wire \r_rdy$51 ;
   input rst;
   wire rst;
   reg run_any = 1'h0;
@@ -930,6 +972,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] s1b_max = 8'h00;
   reg s1b_valid = 1'h0;
   reg s2_any = 1'h0;
+  reg [3:0] s2_keep = 4'h0;
   reg s2_last = 1'h0;
   reg [6:0] s2_len = 7'h00;
   reg [3:0] s2_mask = 4'h0;
@@ -940,6 +983,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [8:0] s2_neg3 = 9'h000;
   reg s2_valid = 1'h0;
   reg s3_any = 1'h0;
+  reg [3:0] s3_keep = 4'h0;
   reg s3_last = 1'h0;
   reg [6:0] s3_len = 7'h00;
   reg [3:0] s3_mask = 4'h0;
@@ -954,6 +998,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [16:0] s3_steps3 = 17'h00000;
   reg s3_valid = 1'h0;
   reg s4_any = 1'h0;
+  reg [3:0] s4_keep = 4'h0;
   reg s4_last = 1'h0;
   reg [6:0] s4_len = 7'h00;
   reg [3:0] s4_mask = 4'h0;
@@ -972,6 +1017,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [14:0] s5_base1 = 15'h0000;
   reg [14:0] s5_base2 = 15'h0000;
   reg [14:0] s5_base3 = 15'h0000;
+  reg [3:0] s5_keep = 4'h0;
   reg s5_last = 1'h0;
   reg [6:0] s5_len = 7'h00;
   reg [3:0] s5_mask = 4'h0;
@@ -986,6 +1032,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [14:0] s6_e16_1 = 15'h0000;
   reg [14:0] s6_e16_2 = 15'h0000;
   reg [14:0] s6_e16_3 = 15'h0000;
+  reg [3:0] s6_keep = 4'h0;
   reg s6_last = 1'h0;
   reg [6:0] s6_len = 7'h00;
   reg [3:0] s6_mask = 4'h0;
@@ -993,6 +1040,7 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   (* init = 1'h0 *)
   wire s6_valid;
   reg s7_any = 1'h0;
+  reg [3:0] s7_keep = 4'h0;
   reg s7_last = 1'h0;
   reg [6:0] s7_len = 7'h00;
   reg [3:0] s7_mask = 4'h0;
@@ -1006,151 +1054,151 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [6:0] s_count = 7'h00;
   wire s_issue;
   wire [15:0] w_data;
-  wire [25:0] \w_data$41 ;
+  wire [25:0] \w_data$43 ;
   wire w_en;
-  reg \w_en$39  = 1'h0;
-  reg [59:0] exps [127:0];
+  reg \w_en$41  = 1'h0;
+  reg [63:0] exps [127:0];
   initial begin
-    exps[0] = 60'h000000000000000;
-    exps[1] = 60'h000000000000000;
-    exps[2] = 60'h000000000000000;
-    exps[3] = 60'h000000000000000;
-    exps[4] = 60'h000000000000000;
-    exps[5] = 60'h000000000000000;
-    exps[6] = 60'h000000000000000;
-    exps[7] = 60'h000000000000000;
-    exps[8] = 60'h000000000000000;
-    exps[9] = 60'h000000000000000;
-    exps[10] = 60'h000000000000000;
-    exps[11] = 60'h000000000000000;
-    exps[12] = 60'h000000000000000;
-    exps[13] = 60'h000000000000000;
-    exps[14] = 60'h000000000000000;
-    exps[15] = 60'h000000000000000;
-    exps[16] = 60'h000000000000000;
-    exps[17] = 60'h000000000000000;
-    exps[18] = 60'h000000000000000;
-    exps[19] = 60'h000000000000000;
-    exps[20] = 60'h000000000000000;
-    exps[21] = 60'h000000000000000;
-    exps[22] = 60'h000000000000000;
-    exps[23] = 60'h000000000000000;
-    exps[24] = 60'h000000000000000;
-    exps[25] = 60'h000000000000000;
-    exps[26] = 60'h000000000000000;
-    exps[27] = 60'h000000000000000;
-    exps[28] = 60'h000000000000000;
-    exps[29] = 60'h000000000000000;
-    exps[30] = 60'h000000000000000;
-    exps[31] = 60'h000000000000000;
-    exps[32] = 60'h000000000000000;
-    exps[33] = 60'h000000000000000;
-    exps[34] = 60'h000000000000000;
-    exps[35] = 60'h000000000000000;
-    exps[36] = 60'h000000000000000;
-    exps[37] = 60'h000000000000000;
-    exps[38] = 60'h000000000000000;
-    exps[39] = 60'h000000000000000;
-    exps[40] = 60'h000000000000000;
-    exps[41] = 60'h000000000000000;
-    exps[42] = 60'h000000000000000;
-    exps[43] = 60'h000000000000000;
-    exps[44] = 60'h000000000000000;
-    exps[45] = 60'h000000000000000;
-    exps[46] = 60'h000000000000000;
-    exps[47] = 60'h000000000000000;
-    exps[48] = 60'h000000000000000;
-    exps[49] = 60'h000000000000000;
-    exps[50] = 60'h000000000000000;
-    exps[51] = 60'h000000000000000;
-    exps[52] = 60'h000000000000000;
-    exps[53] = 60'h000000000000000;
-    exps[54] = 60'h000000000000000;
-    exps[55] = 60'h000000000000000;
-    exps[56] = 60'h000000000000000;
-    exps[57] = 60'h000000000000000;
-    exps[58] = 60'h000000000000000;
-    exps[59] = 60'h000000000000000;
-    exps[60] = 60'h000000000000000;
-    exps[61] = 60'h000000000000000;
-    exps[62] = 60'h000000000000000;
-    exps[63] = 60'h000000000000000;
-    exps[64] = 60'h000000000000000;
-    exps[65] = 60'h000000000000000;
-    exps[66] = 60'h000000000000000;
-    exps[67] = 60'h000000000000000;
-    exps[68] = 60'h000000000000000;
-    exps[69] = 60'h000000000000000;
-    exps[70] = 60'h000000000000000;
-    exps[71] = 60'h000000000000000;
-    exps[72] = 60'h000000000000000;
-    exps[73] = 60'h000000000000000;
-    exps[74] = 60'h000000000000000;
-    exps[75] = 60'h000000000000000;
-    exps[76] = 60'h000000000000000;
-    exps[77] = 60'h000000000000000;
-    exps[78] = 60'h000000000000000;
-    exps[79] = 60'h000000000000000;
-    exps[80] = 60'h000000000000000;
-    exps[81] = 60'h000000000000000;
-    exps[82] = 60'h000000000000000;
-    exps[83] = 60'h000000000000000;
-    exps[84] = 60'h000000000000000;
-    exps[85] = 60'h000000000000000;
-    exps[86] = 60'h000000000000000;
-    exps[87] = 60'h000000000000000;
-    exps[88] = 60'h000000000000000;
-    exps[89] = 60'h000000000000000;
-    exps[90] = 60'h000000000000000;
-    exps[91] = 60'h000000000000000;
-    exps[92] = 60'h000000000000000;
-    exps[93] = 60'h000000000000000;
-    exps[94] = 60'h000000000000000;
-    exps[95] = 60'h000000000000000;
-    exps[96] = 60'h000000000000000;
-    exps[97] = 60'h000000000000000;
-    exps[98] = 60'h000000000000000;
-    exps[99] = 60'h000000000000000;
-    exps[100] = 60'h000000000000000;
-    exps[101] = 60'h000000000000000;
-    exps[102] = 60'h000000000000000;
-    exps[103] = 60'h000000000000000;
-    exps[104] = 60'h000000000000000;
-    exps[105] = 60'h000000000000000;
-    exps[106] = 60'h000000000000000;
-    exps[107] = 60'h000000000000000;
-    exps[108] = 60'h000000000000000;
-    exps[109] = 60'h000000000000000;
-    exps[110] = 60'h000000000000000;
-    exps[111] = 60'h000000000000000;
-    exps[112] = 60'h000000000000000;
-    exps[113] = 60'h000000000000000;
-    exps[114] = 60'h000000000000000;
-    exps[115] = 60'h000000000000000;
-    exps[116] = 60'h000000000000000;
-    exps[117] = 60'h000000000000000;
-    exps[118] = 60'h000000000000000;
-    exps[119] = 60'h000000000000000;
-    exps[120] = 60'h000000000000000;
-    exps[121] = 60'h000000000000000;
-    exps[122] = 60'h000000000000000;
-    exps[123] = 60'h000000000000000;
-    exps[124] = 60'h000000000000000;
-    exps[125] = 60'h000000000000000;
-    exps[126] = 60'h000000000000000;
-    exps[127] = 60'h000000000000000;
+    exps[0] = 64'h0000000000000000;
+    exps[1] = 64'h0000000000000000;
+    exps[2] = 64'h0000000000000000;
+    exps[3] = 64'h0000000000000000;
+    exps[4] = 64'h0000000000000000;
+    exps[5] = 64'h0000000000000000;
+    exps[6] = 64'h0000000000000000;
+    exps[7] = 64'h0000000000000000;
+    exps[8] = 64'h0000000000000000;
+    exps[9] = 64'h0000000000000000;
+    exps[10] = 64'h0000000000000000;
+    exps[11] = 64'h0000000000000000;
+    exps[12] = 64'h0000000000000000;
+    exps[13] = 64'h0000000000000000;
+    exps[14] = 64'h0000000000000000;
+    exps[15] = 64'h0000000000000000;
+    exps[16] = 64'h0000000000000000;
+    exps[17] = 64'h0000000000000000;
+    exps[18] = 64'h0000000000000000;
+    exps[19] = 64'h0000000000000000;
+    exps[20] = 64'h0000000000000000;
+    exps[21] = 64'h0000000000000000;
+    exps[22] = 64'h0000000000000000;
+    exps[23] = 64'h0000000000000000;
+    exps[24] = 64'h0000000000000000;
+    exps[25] = 64'h0000000000000000;
+    exps[26] = 64'h0000000000000000;
+    exps[27] = 64'h0000000000000000;
+    exps[28] = 64'h0000000000000000;
+    exps[29] = 64'h0000000000000000;
+    exps[30] = 64'h0000000000000000;
+    exps[31] = 64'h0000000000000000;
+    exps[32] = 64'h0000000000000000;
+    exps[33] = 64'h0000000000000000;
+    exps[34] = 64'h0000000000000000;
+    exps[35] = 64'h0000000000000000;
+    exps[36] = 64'h0000000000000000;
+    exps[37] = 64'h0000000000000000;
+    exps[38] = 64'h0000000000000000;
+    exps[39] = 64'h0000000000000000;
+    exps[40] = 64'h0000000000000000;
+    exps[41] = 64'h0000000000000000;
+    exps[42] = 64'h0000000000000000;
+    exps[43] = 64'h0000000000000000;
+    exps[44] = 64'h0000000000000000;
+    exps[45] = 64'h0000000000000000;
+    exps[46] = 64'h0000000000000000;
+    exps[47] = 64'h0000000000000000;
+    exps[48] = 64'h0000000000000000;
+    exps[49] = 64'h0000000000000000;
+    exps[50] = 64'h0000000000000000;
+    exps[51] = 64'h0000000000000000;
+    exps[52] = 64'h0000000000000000;
+    exps[53] = 64'h0000000000000000;
+    exps[54] = 64'h0000000000000000;
+    exps[55] = 64'h0000000000000000;
+    exps[56] = 64'h0000000000000000;
+    exps[57] = 64'h0000000000000000;
+    exps[58] = 64'h0000000000000000;
+    exps[59] = 64'h0000000000000000;
+    exps[60] = 64'h0000000000000000;
+    exps[61] = 64'h0000000000000000;
+    exps[62] = 64'h0000000000000000;
+    exps[63] = 64'h0000000000000000;
+    exps[64] = 64'h0000000000000000;
+    exps[65] = 64'h0000000000000000;
+    exps[66] = 64'h0000000000000000;
+    exps[67] = 64'h0000000000000000;
+    exps[68] = 64'h0000000000000000;
+    exps[69] = 64'h0000000000000000;
+    exps[70] = 64'h0000000000000000;
+    exps[71] = 64'h0000000000000000;
+    exps[72] = 64'h0000000000000000;
+    exps[73] = 64'h0000000000000000;
+    exps[74] = 64'h0000000000000000;
+    exps[75] = 64'h0000000000000000;
+    exps[76] = 64'h0000000000000000;
+    exps[77] = 64'h0000000000000000;
+    exps[78] = 64'h0000000000000000;
+    exps[79] = 64'h0000000000000000;
+    exps[80] = 64'h0000000000000000;
+    exps[81] = 64'h0000000000000000;
+    exps[82] = 64'h0000000000000000;
+    exps[83] = 64'h0000000000000000;
+    exps[84] = 64'h0000000000000000;
+    exps[85] = 64'h0000000000000000;
+    exps[86] = 64'h0000000000000000;
+    exps[87] = 64'h0000000000000000;
+    exps[88] = 64'h0000000000000000;
+    exps[89] = 64'h0000000000000000;
+    exps[90] = 64'h0000000000000000;
+    exps[91] = 64'h0000000000000000;
+    exps[92] = 64'h0000000000000000;
+    exps[93] = 64'h0000000000000000;
+    exps[94] = 64'h0000000000000000;
+    exps[95] = 64'h0000000000000000;
+    exps[96] = 64'h0000000000000000;
+    exps[97] = 64'h0000000000000000;
+    exps[98] = 64'h0000000000000000;
+    exps[99] = 64'h0000000000000000;
+    exps[100] = 64'h0000000000000000;
+    exps[101] = 64'h0000000000000000;
+    exps[102] = 64'h0000000000000000;
+    exps[103] = 64'h0000000000000000;
+    exps[104] = 64'h0000000000000000;
+    exps[105] = 64'h0000000000000000;
+    exps[106] = 64'h0000000000000000;
+    exps[107] = 64'h0000000000000000;
+    exps[108] = 64'h0000000000000000;
+    exps[109] = 64'h0000000000000000;
+    exps[110] = 64'h0000000000000000;
+    exps[111] = 64'h0000000000000000;
+    exps[112] = 64'h0000000000000000;
+    exps[113] = 64'h0000000000000000;
+    exps[114] = 64'h0000000000000000;
+    exps[115] = 64'h0000000000000000;
+    exps[116] = 64'h0000000000000000;
+    exps[117] = 64'h0000000000000000;
+    exps[118] = 64'h0000000000000000;
+    exps[119] = 64'h0000000000000000;
+    exps[120] = 64'h0000000000000000;
+    exps[121] = 64'h0000000000000000;
+    exps[122] = 64'h0000000000000000;
+    exps[123] = 64'h0000000000000000;
+    exps[124] = 64'h0000000000000000;
+    exps[125] = 64'h0000000000000000;
+    exps[126] = 64'h0000000000000000;
+    exps[127] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$32 )
-      exps[\$signature__addr$30 ] <= \$signature__data$34 ;
+    if (\$signature__en$33 )
+      exps[\$signature__addr$31 ] <= \$signature__data$35 ;
   end
-  reg [59:0] _0_;
+  reg [63:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= exps[\$signature__addr$56 ];
+      _0_ <= exps[\$signature__addr$58 ];
     end
   end
-  assign \$signature__data$275  = _0_;
+  assign \$signature__data$283  = _0_;
   reg [35:0] logits [127:0];
   initial begin
     logits[0] = 36'h000000000;
@@ -1292,744 +1340,776 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   assign lr__data = _1_;
   always @(posedge clk)
-    s2_neg1 <= \$363 ;
+    ingested_valid <= \$358 ;
   always @(posedge clk)
-    s2_neg2 <= \$364 ;
+    ingested_head <= \$359 ;
   always @(posedge clk)
-    s2_neg3 <= \$365 ;
+    lr__addr <= \$360 ;
   always @(posedge clk)
-    s2_valid <= \$366 ;
+    s_count <= \$361 ;
   always @(posedge clk)
-    s2_last <= \$367 ;
+    e_used <= \$362 ;
   always @(posedge clk)
-    s2_max <= \$368 ;
+    s1_valid <= \$363 ;
   always @(posedge clk)
-    s2_any <= \$369 ;
+    s1_last <= \$364 ;
   always @(posedge clk)
-    s2_len <= \$370 ;
+    s1_max <= \$365 ;
   always @(posedge clk)
-    s3_steps0 <= \$371 ;
+    s1_any <= \$366 ;
   always @(posedge clk)
-    s3_steps1 <= \$372 ;
+    s1_len <= \$367 ;
   always @(posedge clk)
-    s3_steps2 <= \$373 ;
+    s1b_logits <= \$368 ;
   always @(posedge clk)
-    s3_steps3 <= \$374 ;
+    s1b_valid <= \$369 ;
   always @(posedge clk)
-    s3_neg0 <= \$375 ;
+    s1b_last <= \$370 ;
   always @(posedge clk)
-    s3_neg1 <= \$376 ;
+    s1b_max <= \$371 ;
   always @(posedge clk)
-    s3_neg2 <= \$377 ;
+    s1b_any <= \$372 ;
   always @(posedge clk)
-    s3_neg3 <= \$378 ;
+    s1b_len <= \$373 ;
   always @(posedge clk)
-    s3_valid <= \$379 ;
+    s2_mask <= \$374 ;
   always @(posedge clk)
-    s3_last <= \$380 ;
+    s2_keep <= \$375 ;
   always @(posedge clk)
-    s3_max <= \$381 ;
+    s2_neg0 <= \$376 ;
   always @(posedge clk)
-    s3_any <= \$382 ;
+    s2_neg1 <= \$377 ;
   always @(posedge clk)
-    s3_len <= \$383 ;
+    s2_neg2 <= \$378 ;
   always @(posedge clk)
-    s3_mask <= \$384 ;
+    s2_neg3 <= \$379 ;
   always @(posedge clk)
-    s4_rem0 <= \$385 ;
+    s2_valid <= \$380 ;
   always @(posedge clk)
-    s4_rem1 <= \$386 ;
+    s2_last <= \$381 ;
   always @(posedge clk)
-    s4_rem2 <= \$387 ;
+    s2_max <= \$382 ;
   always @(posedge clk)
-    s4_rem3 <= \$388 ;
+    s2_any <= \$383 ;
   always @(posedge clk)
-    s4_steps0 <= \$389 ;
+    s2_len <= \$384 ;
   always @(posedge clk)
-    s4_steps1 <= \$390 ;
+    s3_steps0 <= \$385 ;
   always @(posedge clk)
-    s4_steps2 <= \$391 ;
+    s3_steps1 <= \$386 ;
   always @(posedge clk)
-    s4_steps3 <= \$392 ;
+    s3_steps2 <= \$387 ;
   always @(posedge clk)
-    s4_valid <= \$393 ;
+    s3_steps3 <= \$388 ;
   always @(posedge clk)
-    s4_last <= \$394 ;
+    s3_neg0 <= \$389 ;
   always @(posedge clk)
-    s4_max <= \$395 ;
+    s3_neg1 <= \$390 ;
   always @(posedge clk)
-    s4_any <= \$396 ;
+    s3_neg2 <= \$391 ;
   always @(posedge clk)
-    s4_len <= \$397 ;
+    s3_neg3 <= \$392 ;
   always @(posedge clk)
-    s4_mask <= \$398 ;
+    s3_valid <= \$393 ;
   always @(posedge clk)
-    s5_base0 <= \$399 ;
+    s3_last <= \$394 ;
   always @(posedge clk)
-    s5_base1 <= \$400 ;
+    s3_max <= \$395 ;
   always @(posedge clk)
-    s5_base2 <= \$401 ;
+    s3_any <= \$396 ;
   always @(posedge clk)
-    s5_base3 <= \$402 ;
+    s3_len <= \$397 ;
   always @(posedge clk)
-    s5_steps0 <= \$403 ;
+    s3_mask <= \$398 ;
   always @(posedge clk)
-    s5_steps1 <= \$404 ;
+    s3_keep <= \$399 ;
   always @(posedge clk)
-    s5_steps2 <= \$405 ;
+    s4_rem0 <= \$400 ;
   always @(posedge clk)
-    s5_steps3 <= \$406 ;
+    s4_rem1 <= \$401 ;
   always @(posedge clk)
-    s5_valid <= \$407 ;
+    s4_rem2 <= \$402 ;
   always @(posedge clk)
-    s5_last <= \$408 ;
+    s4_rem3 <= \$403 ;
   always @(posedge clk)
-    s5_max <= \$409 ;
+    s4_steps0 <= \$404 ;
   always @(posedge clk)
-    s5_any <= \$410 ;
+    s4_steps1 <= \$405 ;
   always @(posedge clk)
-    s5_len <= \$411 ;
+    s4_steps2 <= \$406 ;
   always @(posedge clk)
-    s5_mask <= \$412 ;
+    s4_steps3 <= \$407 ;
   always @(posedge clk)
-    s6_e16_0 <= \$413 ;
+    s4_valid <= \$408 ;
   always @(posedge clk)
-    s6_e16_1 <= \$414 ;
+    s4_last <= \$409 ;
   always @(posedge clk)
-    s6_e16_2 <= \$415 ;
+    s4_max <= \$410 ;
   always @(posedge clk)
-    s6_e16_3 <= \$416 ;
+    s4_any <= \$411 ;
   always @(posedge clk)
-    \$signature__en$32  <= \$417 ;
+    s4_len <= \$412 ;
   always @(posedge clk)
-    s6_last <= \$418 ;
+    s4_mask <= \$413 ;
   always @(posedge clk)
-    s6_max <= \$419 ;
+    s4_keep <= \$414 ;
   always @(posedge clk)
-    s6_any <= \$420 ;
+    s5_base0 <= \$415 ;
   always @(posedge clk)
-    s6_len <= \$421 ;
+    s5_base1 <= \$416 ;
   always @(posedge clk)
-    s6_mask <= \$422 ;
+    s5_base2 <= \$417 ;
   always @(posedge clk)
-    \$signature__addr$30  <= \$423 ;
+    s5_base3 <= \$418 ;
   always @(posedge clk)
-    s7_sum <= \$424 ;
+    s5_steps0 <= \$419 ;
   always @(posedge clk)
-    s7_valid <= \$425 ;
+    s5_steps1 <= \$420 ;
   always @(posedge clk)
-    s7_last <= \$426 ;
+    s5_steps2 <= \$421 ;
   always @(posedge clk)
-    s7_max <= \$427 ;
+    s5_steps3 <= \$422 ;
   always @(posedge clk)
-    s7_any <= \$428 ;
+    s5_valid <= \$423 ;
   always @(posedge clk)
-    s7_len <= \$429 ;
+    s5_last <= \$424 ;
   always @(posedge clk)
-    s7_mask <= \$430 ;
+    s5_max <= \$425 ;
   always @(posedge clk)
-    run_sum <= \$431 ;
+    s5_any <= \$426 ;
   always @(posedge clk)
-    s8_valid <= \$432 ;
+    s5_len <= \$427 ;
   always @(posedge clk)
-    s8_sum <= \$433 ;
+    s5_mask <= \$428 ;
   always @(posedge clk)
-    s8_any <= \$434 ;
+    s5_keep <= \$429 ;
   always @(posedge clk)
-    s8_len <= \$435 ;
+    s6_e16_0 <= \$430 ;
   always @(posedge clk)
-    div17_rem <= \$436 ;
+    s6_e16_1 <= \$431 ;
   always @(posedge clk)
-    div17_quotient <= \$437 ;
+    s6_e16_2 <= \$432 ;
   always @(posedge clk)
-    div17_valid <= \$438 ;
+    s6_e16_3 <= \$433 ;
   always @(posedge clk)
-    div17_sum <= \$439 ;
+    \$signature__en$33  <= \$434 ;
   always @(posedge clk)
-    div17_any <= \$440 ;
+    s6_last <= \$435 ;
   always @(posedge clk)
-    div17_len <= \$441 ;
+    s6_max <= \$436 ;
   always @(posedge clk)
-    div16_rem <= \$442 ;
+    s6_any <= \$437 ;
   always @(posedge clk)
-    div16_quotient <= \$443 ;
+    s6_len <= \$438 ;
   always @(posedge clk)
-    div16_valid <= \$444 ;
+    s6_mask <= \$439 ;
   always @(posedge clk)
-    div16_sum <= \$445 ;
+    s6_keep <= \$440 ;
   always @(posedge clk)
-    div16_any <= \$446 ;
+    \$signature__addr$31  <= \$441 ;
   always @(posedge clk)
-    div16_len <= \$447 ;
+    s7_sum <= \$442 ;
   always @(posedge clk)
-    div15_rem <= \$448 ;
+    s7_valid <= \$443 ;
   always @(posedge clk)
-    div15_quotient <= \$449 ;
+    s7_last <= \$444 ;
   always @(posedge clk)
-    div15_valid <= \$450 ;
+    s7_max <= \$445 ;
   always @(posedge clk)
-    div15_sum <= \$451 ;
+    s7_any <= \$446 ;
   always @(posedge clk)
-    div15_any <= \$452 ;
+    s7_len <= \$447 ;
   always @(posedge clk)
-    div15_len <= \$453 ;
+    s7_mask <= \$448 ;
   always @(posedge clk)
-    div14_rem <= \$454 ;
+    s7_keep <= \$449 ;
   always @(posedge clk)
-    div14_quotient <= \$455 ;
+    run_sum <= \$450 ;
   always @(posedge clk)
-    div14_valid <= \$456 ;
+    s8_valid <= \$451 ;
   always @(posedge clk)
-    div14_sum <= \$457 ;
+    s8_sum <= \$452 ;
   always @(posedge clk)
-    div14_any <= \$458 ;
+    s8_any <= \$453 ;
   always @(posedge clk)
-    div14_len <= \$459 ;
+    s8_len <= \$454 ;
   always @(posedge clk)
-    div13_rem <= \$460 ;
+    div17_rem <= \$455 ;
   always @(posedge clk)
-    div13_quotient <= \$461 ;
+    div17_quotient <= \$456 ;
   always @(posedge clk)
-    div13_valid <= \$462 ;
+    div17_valid <= \$457 ;
   always @(posedge clk)
-    div13_sum <= \$463 ;
+    div17_sum <= \$458 ;
   always @(posedge clk)
-    div13_any <= \$464 ;
+    div17_any <= \$459 ;
   always @(posedge clk)
-    div13_len <= \$465 ;
+    div17_len <= \$460 ;
   always @(posedge clk)
-    div12_rem <= \$466 ;
+    div16_rem <= \$461 ;
   always @(posedge clk)
-    div12_quotient <= \$467 ;
+    div16_quotient <= \$462 ;
   always @(posedge clk)
-    div12_valid <= \$468 ;
+    div16_valid <= \$463 ;
   always @(posedge clk)
-    div12_sum <= \$469 ;
+    div16_sum <= \$464 ;
   always @(posedge clk)
-    div12_any <= \$470 ;
+    div16_any <= \$465 ;
   always @(posedge clk)
-    div12_len <= \$471 ;
+    div16_len <= \$466 ;
   always @(posedge clk)
-    div11_rem <= \$472 ;
+    div15_rem <= \$467 ;
   always @(posedge clk)
-    div11_quotient <= \$473 ;
+    div15_quotient <= \$468 ;
   always @(posedge clk)
-    div11_valid <= \$474 ;
+    div15_valid <= \$469 ;
   always @(posedge clk)
-    div11_sum <= \$475 ;
+    div15_sum <= \$470 ;
   always @(posedge clk)
-    div11_any <= \$476 ;
+    div15_any <= \$471 ;
   always @(posedge clk)
-    div11_len <= \$477 ;
+    div15_len <= \$472 ;
   always @(posedge clk)
-    div10_rem <= \$478 ;
+    div14_rem <= \$473 ;
   always @(posedge clk)
-    div10_quotient <= \$479 ;
+    div14_quotient <= \$474 ;
   always @(posedge clk)
-    div10_valid <= \$480 ;
+    div14_valid <= \$475 ;
   always @(posedge clk)
-    div10_sum <= \$481 ;
+    div14_sum <= \$476 ;
   always @(posedge clk)
-    div10_any <= \$482 ;
+    div14_any <= \$477 ;
   always @(posedge clk)
-    div10_len <= \$483 ;
+    div14_len <= \$478 ;
   always @(posedge clk)
-    div9_rem <= \$484 ;
+    div13_rem <= \$479 ;
   always @(posedge clk)
-    div9_quotient <= \$485 ;
+    div13_quotient <= \$480 ;
   always @(posedge clk)
-    div9_valid <= \$486 ;
+    div13_valid <= \$481 ;
   always @(posedge clk)
-    div9_sum <= \$487 ;
+    div13_sum <= \$482 ;
   always @(posedge clk)
-    div9_any <= \$488 ;
+    div13_any <= \$483 ;
   always @(posedge clk)
-    div9_len <= \$489 ;
+    div13_len <= \$484 ;
   always @(posedge clk)
-    div8_rem <= \$490 ;
+    div12_rem <= \$485 ;
   always @(posedge clk)
-    div8_quotient <= \$491 ;
+    div12_quotient <= \$486 ;
   always @(posedge clk)
-    div8_valid <= \$492 ;
+    div12_valid <= \$487 ;
   always @(posedge clk)
-    div8_sum <= \$493 ;
+    div12_sum <= \$488 ;
   always @(posedge clk)
-    div8_any <= \$494 ;
+    div12_any <= \$489 ;
   always @(posedge clk)
-    div8_len <= \$495 ;
+    div12_len <= \$490 ;
   always @(posedge clk)
-    div7_rem <= \$496 ;
+    div11_rem <= \$491 ;
   always @(posedge clk)
-    div7_quotient <= \$497 ;
+    div11_quotient <= \$492 ;
   always @(posedge clk)
-    div7_valid <= \$498 ;
+    div11_valid <= \$493 ;
   always @(posedge clk)
-    div7_sum <= \$499 ;
+    div11_sum <= \$494 ;
   always @(posedge clk)
-    div7_any <= \$500 ;
+    div11_any <= \$495 ;
   always @(posedge clk)
-    div7_len <= \$501 ;
+    div11_len <= \$496 ;
   always @(posedge clk)
-    div6_rem <= \$502 ;
+    div10_rem <= \$497 ;
   always @(posedge clk)
-    div6_quotient <= \$503 ;
+    div10_quotient <= \$498 ;
   always @(posedge clk)
-    div6_valid <= \$504 ;
+    div10_valid <= \$499 ;
   always @(posedge clk)
-    div6_sum <= \$505 ;
+    div10_sum <= \$500 ;
   always @(posedge clk)
-    div6_any <= \$506 ;
+    div10_any <= \$501 ;
   always @(posedge clk)
-    div6_len <= \$507 ;
+    div10_len <= \$502 ;
   always @(posedge clk)
-    div5_rem <= \$508 ;
+    div9_rem <= \$503 ;
   always @(posedge clk)
-    div5_quotient <= \$509 ;
+    div9_quotient <= \$504 ;
   always @(posedge clk)
-    div5_valid <= \$510 ;
+    div9_valid <= \$505 ;
   always @(posedge clk)
-    div5_sum <= \$511 ;
+    div9_sum <= \$506 ;
   always @(posedge clk)
-    div5_any <= \$512 ;
+    div9_any <= \$507 ;
   always @(posedge clk)
-    div5_len <= \$513 ;
+    div9_len <= \$508 ;
   always @(posedge clk)
-    div4_rem <= \$514 ;
+    div8_rem <= \$509 ;
   always @(posedge clk)
-    div4_quotient <= \$515 ;
+    div8_quotient <= \$510 ;
   always @(posedge clk)
-    div4_valid <= \$516 ;
+    div8_valid <= \$511 ;
   always @(posedge clk)
-    div4_sum <= \$517 ;
+    div8_sum <= \$512 ;
   always @(posedge clk)
-    div4_any <= \$518 ;
+    div8_any <= \$513 ;
   always @(posedge clk)
-    div4_len <= \$519 ;
+    div8_len <= \$514 ;
   always @(posedge clk)
-    div3_rem <= \$520 ;
+    div7_rem <= \$515 ;
   always @(posedge clk)
-    div3_quotient <= \$521 ;
+    div7_quotient <= \$516 ;
   always @(posedge clk)
-    div3_valid <= \$522 ;
+    div7_valid <= \$517 ;
   always @(posedge clk)
-    div3_sum <= \$523 ;
+    div7_sum <= \$518 ;
   always @(posedge clk)
-    div3_any <= \$524 ;
+    div7_any <= \$519 ;
   always @(posedge clk)
-    div3_len <= \$525 ;
+    div7_len <= \$520 ;
   always @(posedge clk)
-    div2_rem <= \$526 ;
+    div6_rem <= \$521 ;
   always @(posedge clk)
-    div2_quotient <= \$527 ;
+    div6_quotient <= \$522 ;
   always @(posedge clk)
-    div2_valid <= \$528 ;
+    div6_valid <= \$523 ;
   always @(posedge clk)
-    div2_sum <= \$529 ;
+    div6_sum <= \$524 ;
   always @(posedge clk)
-    div2_any <= \$530 ;
+    div6_any <= \$525 ;
   always @(posedge clk)
-    div2_len <= \$531 ;
+    div6_len <= \$526 ;
   always @(posedge clk)
-    div1_rem <= \$532 ;
+    div5_rem <= \$527 ;
   always @(posedge clk)
-    div1_quotient <= \$533 ;
+    div5_quotient <= \$528 ;
   always @(posedge clk)
-    div1_valid <= \$534 ;
+    div5_valid <= \$529 ;
   always @(posedge clk)
-    div1_sum <= \$535 ;
+    div5_sum <= \$530 ;
   always @(posedge clk)
-    div1_any <= \$536 ;
+    div5_any <= \$531 ;
   always @(posedge clk)
-    div1_len <= \$537 ;
+    div5_len <= \$532 ;
   always @(posedge clk)
-    div0_rem <= \$538 ;
+    div4_rem <= \$533 ;
   always @(posedge clk)
-    div0_quotient <= \$539 ;
+    div4_quotient <= \$534 ;
   always @(posedge clk)
-    \w_en$39  <= \$540 ;
+    div4_valid <= \$535 ;
   always @(posedge clk)
-    div0_sum <= \$541 ;
+    div4_sum <= \$536 ;
   always @(posedge clk)
-    div0_any <= \$542 ;
+    div4_any <= \$537 ;
   always @(posedge clk)
-    div0_len <= \$543 ;
+    div4_len <= \$538 ;
   always @(posedge clk)
-    normalised_valid <= \$544 ;
+    div3_rem <= \$539 ;
   always @(posedge clk)
-    normalised_head <= \$545 ;
+    div3_quotient <= \$540 ;
   always @(posedge clk)
-    \$signature__addr$56  <= \$546 ;
+    div3_valid <= \$541 ;
   always @(posedge clk)
-    d_count <= \$547 ;
+    div3_sum <= \$542 ;
   always @(posedge clk)
-    d1_valid <= \$548 ;
+    div3_any <= \$543 ;
   always @(posedge clk)
-    d1_last <= \$549 ;
+    div3_len <= \$544 ;
   always @(posedge clk)
-    d1_factor <= \$550 ;
+    div2_rem <= \$545 ;
   always @(posedge clk)
-    d1_any <= \$551 ;
+    div2_quotient <= \$546 ;
   always @(posedge clk)
-    d1b_e16_0 <= \$552 ;
+    div2_valid <= \$547 ;
   always @(posedge clk)
-    d1b_e16_1 <= \$553 ;
+    div2_sum <= \$548 ;
   always @(posedge clk)
-    d1b_e16_2 <= \$554 ;
+    div2_any <= \$549 ;
   always @(posedge clk)
-    d1b_e16_3 <= \$555 ;
+    div2_len <= \$550 ;
   always @(posedge clk)
-    d1b_valid <= \$556 ;
+    div1_rem <= \$551 ;
   always @(posedge clk)
-    d1b_last <= \$557 ;
+    div1_quotient <= \$552 ;
   always @(posedge clk)
-    d1b_factor <= \$558 ;
+    div1_valid <= \$553 ;
   always @(posedge clk)
-    d1b_any <= \$559 ;
+    div1_sum <= \$554 ;
   always @(posedge clk)
-    d2_prod0 <= \$560 ;
+    div1_any <= \$555 ;
   always @(posedge clk)
-    d2_prod1 <= \$561 ;
+    div1_len <= \$556 ;
   always @(posedge clk)
-    d2_prod2 <= \$562 ;
+    div0_rem <= \$557 ;
   always @(posedge clk)
-    d2_prod3 <= \$563 ;
+    div0_quotient <= \$558 ;
   always @(posedge clk)
-    d2_valid <= \$564 ;
+    \w_en$41  <= \$559 ;
   always @(posedge clk)
-    d2_last <= \$565 ;
+    div0_sum <= \$560 ;
   always @(posedge clk)
-    d2_factor <= \$566 ;
+    div0_any <= \$561 ;
   always @(posedge clk)
-    d2_any <= \$567 ;
+    div0_len <= \$562 ;
   always @(posedge clk)
-    d3_y0 <= \$568 ;
+    normalised_valid <= \$563 ;
   always @(posedge clk)
-    d3_y1 <= \$569 ;
+    normalised_head <= \$564 ;
   always @(posedge clk)
-    d3_y2 <= \$570 ;
+    \$signature__addr$58  <= \$565 ;
   always @(posedge clk)
-    d3_y3 <= \$571 ;
+    d_count <= \$566 ;
   always @(posedge clk)
-    o__valid <= \$572 ;
+    d1_valid <= \$567 ;
   always @(posedge clk)
-    d3_last <= \$573 ;
+    d1_last <= \$568 ;
+  always @(posedge clk)
+    d1_factor <= \$569 ;
+  always @(posedge clk)
+    d1_any <= \$570 ;
+  always @(posedge clk)
+    d1b_e16_0 <= \$571 ;
+  always @(posedge clk)
+    d1b_e16_1 <= \$572 ;
+  always @(posedge clk)
+    d1b_e16_2 <= \$573 ;
+  always @(posedge clk)
+    d1b_e16_3 <= \$574 ;
+  always @(posedge clk)
+    d1b_valid <= \$575 ;
+  always @(posedge clk)
+    d1b_last <= \$576 ;
+  always @(posedge clk)
+    d1b_factor <= \$577 ;
+  always @(posedge clk)
+    d1b_any <= \$578 ;
+  always @(posedge clk)
+    d1b_keep <= \$579 ;
+  always @(posedge clk)
+    d2_prod0 <= \$580 ;
+  always @(posedge clk)
+    d2_prod1 <= \$581 ;
+  always @(posedge clk)
+    d2_prod2 <= \$582 ;
+  always @(posedge clk)
+    d2_prod3 <= \$583 ;
+  always @(posedge clk)
+    d2_valid <= \$584 ;
+  always @(posedge clk)
+    d2_last <= \$585 ;
+  always @(posedge clk)
+    d2_factor <= \$586 ;
+  always @(posedge clk)
+    d2_any <= \$587 ;
+  always @(posedge clk)
+    d2_keep <= \$588 ;
+  always @(posedge clk)
+    d3_y0 <= \$589 ;
+  always @(posedge clk)
+    d3_y1 <= \$590 ;
+  always @(posedge clk)
+    d3_y2 <= \$591 ;
+  always @(posedge clk)
+    d3_y3 <= \$592 ;
+  always @(posedge clk)
+    o__valid <= \$593 ;
+  always @(posedge clk)
+    d3_last <= \$594 ;
+  always @(posedge clk)
+    d3_keep <= \$595 ;
   assign i__ready = l_used < 8'h80;
   assign \$signal  = i__valid & i__ready;
+  assign \$1  = ~ i__payload[39:36];
+  assign element = i__payload[35:32] & \$1 ;
+  assign \$2  = ~ element;
+  assign \$3  = element[0] ? i__payload[0] : i__payload[32];
+  assign \$4  = element[1] ? i__payload[8] : i__payload[33];
+  assign \$5  = element[2] ? i__payload[16] : i__payload[34];
+  assign \$6  = element[3] ? i__payload[24] : i__payload[35];
   assign w_en = i_tree1_valid & i_tree1_last;
-  assign \$1  = $signed(run_max) > $signed(i_max2_0);
-  assign \$2  = run_any & \$1 ;
-  assign \$3  = \$2  ? run_max : i_max2_0;
-  assign \$4  = i_tree1_any ? \$3  : run_max;
-  assign \$5  = run_any | i_tree1_any;
-  assign \$6  = ~ ingested_valid;
-  assign \$7  = \$6  | ingested_pop;
-  assign ingested_load = r_rdy & \$7 ;
-  assign \$8  = e_used < 8'h80;
-  assign s_issue = ingested_valid & \$8 ;
-  assign \$9  = s_count + 1'h1;
-  assign \$10  = \$9  == ingested_head[15:9];
-  assign ingested_pop = s_issue & \$10 ;
-  assign \$11  = ~ o__valid;
-  assign ce = \$11  | o__ready;
-  assign \$12  = ~ normalised_valid;
-  assign \$13  = \$12  | normalised_pop;
-  assign normalised_load = \r_rdy$49  & \$13 ;
+  assign \$7  = $signed(run_max) > $signed(i_max2_0);
+  assign \$8  = run_any & \$7 ;
+  assign \$9  = \$8  ? run_max : i_max2_0;
+  assign \$10  = i_tree1_any ? \$9  : run_max;
+  assign \$11  = run_any | i_tree1_any;
+  assign \$12  = ~ ingested_valid;
+  assign \$13  = \$12  | ingested_pop;
+  assign ingested_load = r_rdy & \$13 ;
+  assign \$14  = e_used < 8'h80;
+  assign s_issue = ingested_valid & \$14 ;
+  assign \$15  = s_count + 1'h1;
+  assign \$16  = \$15  == ingested_head[15:9];
+  assign ingested_pop = s_issue & \$16 ;
+  assign \$17  = ~ o__valid;
+  assign ce = \$17  | o__ready;
+  assign \$18  = ~ normalised_valid;
+  assign \$19  = \$18  | normalised_pop;
+  assign normalised_load = \r_rdy$51  & \$19 ;
   assign d_issue = ce & normalised_valid;
-  assign \$14  = d_count + 1'h1;
-  assign \$15  = \$14  == normalised_head[25:19];
-  assign normalised_pop = d_issue & \$15 ;
-  assign \$16  = \$signature__addr  + 1'h1;
-  assign \$17  = l_used + \$signal ;
-  assign \$18  = \$17  - s_issue;
-  assign \$19  = length + 1'h1;
-  assign \$20  = i__payload[36] ? 8'h00 : \$19 ;
-  assign \$21  = i__payload[32] ? 8'h80 : i__payload[7:0];
-  assign \$22  = i__payload[33] ? 8'h80 : i__payload[15:8];
-  assign \$23  = i__payload[34] ? 8'h80 : i__payload[23:16];
-  assign \$24  = i__payload[35] ? 8'h80 : i__payload[31:24];
+  assign \$20  = d_count + 1'h1;
+  assign \$21  = \$20  == normalised_head[25:19];
+  assign normalised_pop = d_issue & \$21 ;
+  assign \$22  = \$signature__addr  + 1'h1;
+  assign \$23  = l_used + \$signal ;
+  assign \$24  = \$23  - s_issue;
   assign \$25  = length + 1'h1;
-  assign \$26  = & i__payload[35:32];
-  assign \$27  = ~ \$26 ;
-  assign \$28  = $signed(i1_x0) > $signed(i1_x1);
-  assign \$29  = \$28  ? i1_x0 : i1_x1;
-  assign \$30  = $signed(i1_x2) > $signed(i1_x3);
-  assign \$31  = \$30  ? i1_x2 : i1_x3;
-  assign \$32  = $signed(i_max1_0) > $signed(i_max1_1);
-  assign \$33  = \$32  ? i_max1_0 : i_max1_1;
-  assign \$34  = $signed(run_max) > $signed(i_max2_0);
-  assign \$35  = run_any & \$34 ;
-  assign \$36  = \$35  ? run_max : i_max2_0;
-  assign \$37  = i_tree1_any ? \$36  : run_max;
-  assign \$38  = i_tree1_last ? 8'h80 : \$37 ;
-  assign \$39  = run_any | i_tree1_any;
-  assign \$40  = i_tree1_last ? 1'h0 : \$39 ;
-  assign \$41  = lr__addr + 1'h1;
-  assign \$42  = s_count + 1'h1;
-  assign \$43  = \$42  == ingested_head[15:9];
-  assign \$44  = s_count + 1'h1;
-  assign \$45  = \$43  ? 8'h00 : \$44 ;
-  assign \$46  = e_used + s_issue;
-  assign \$47  = \$46  - d_issue;
-  assign \$48  = s_count + 1'h1;
-  assign \$49  = \$48  == ingested_head[15:9];
-  assign \$50  = s_issue & \$49 ;
-  assign \$51  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
-  assign \$52  = \$51  > 9'h168;
-  assign \$53  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
-  assign \$54  = \$52  ? 9'h168 : \$53 ;
-  assign \$55  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
-  assign \$56  = \$55  > 9'h168;
-  assign \$57  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
-  assign \$58  = \$56  ? 9'h168 : \$57 ;
-  assign \$59  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
-  assign \$60  = \$59  > 9'h168;
-  assign \$61  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
-  assign \$62  = \$60  ? 9'h168 : \$61 ;
-  assign \$63  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
-  assign \$64  = \$63  > 9'h168;
-  assign \$65  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
-  assign \$66  = \$64  ? 9'h168 : \$65 ;
-  assign \$67  = s2_neg0 * 8'hab;
-  assign \$69  = s2_neg1 * 8'hab;
-  assign \$71  = s2_neg2 * 8'hab;
-  assign \$73  = s2_neg3 * 8'hab;
-  assign \$75  = s3_steps0 * 4'hc;
-  assign \$76  = s3_neg0 - \$75 ;
-  assign \$77  = s3_steps1 * 4'hc;
-  assign \$78  = s3_neg1 - \$77 ;
-  assign \$79  = s3_steps2 * 4'hc;
-  assign \$80  = s3_neg2 - \$79 ;
-  assign \$81  = s3_steps3 * 4'hc;
-  assign \$82  = s3_neg3 - \$81 ;
-  assign \$83  = ! s4_steps0;
-  assign \$86  = \$83  ? \$84  : \$85 ;
-  assign \$87  = ! s4_steps1;
-  assign \$90  = \$87  ? \$88  : \$89 ;
-  assign \$91  = ! s4_steps2;
-  assign \$94  = \$91  ? \$92  : \$93 ;
-  assign \$95  = ! s4_steps3;
-  assign \$98  = \$95  ? \$96  : \$97 ;
-  assign \$99  = 1'h1 << s5_steps0;
-  assign \$101  = s5_base0 + \$100 ;
-  assign \$102  = \$101  >> s5_steps0;
-  assign \$103  = s5_mask[0] ? 15'h0000 : \$102 [14:0];
-  assign \$104  = 1'h1 << s5_steps1;
-  assign \$106  = s5_base1 + \$105 ;
-  assign \$107  = \$106  >> s5_steps1;
-  assign \$108  = s5_mask[1] ? 15'h0000 : \$107 [14:0];
-  assign \$109  = 1'h1 << s5_steps2;
-  assign \$111  = s5_base2 + \$110 ;
-  assign \$112  = \$111  >> s5_steps2;
-  assign \$113  = s5_mask[2] ? 15'h0000 : \$112 [14:0];
-  assign \$114  = 1'h1 << s5_steps3;
-  assign \$116  = s5_base3 + \$115 ;
-  assign \$117  = \$116  >> s5_steps3;
-  assign \$118  = s5_mask[3] ? 15'h0000 : \$117 [14:0];
-  assign \$119  = \$signature__addr$30  + 1'h1;
-  assign \$120  = s6_e16_0 + s6_e16_1;
-  assign \$121  = \$120  + s6_e16_2;
-  assign \$122  = \$121  + s6_e16_3;
-  assign \$123  = run_sum + s7_sum;
-  assign \$124  = s7_last ? 23'h000000 : \$123 [22:0];
-  assign \$125  = s7_valid & s7_last;
-  assign \$126  = run_sum + s7_sum;
-  assign \$128  = 33'h100000000 >= \$127 ;
-  assign \$130  = 33'h100000000 - \$129 ;
-  assign \$131  = \$128  ? \$130  : 55'h00000100000000;
-  assign \$133  = 33'h100000000 >= \$132 ;
-  assign \$137  = div17_rem >= \$136 ;
-  assign \$139  = div17_rem - \$138 ;
-  assign \$140  = \$137  ? \$139  : { 22'h000000, div17_rem };
-  assign \$142  = div17_rem >= \$141 ;
-  assign \$144  = div17_quotient | \$143 ;
-  assign \$146  = div16_rem >= \$145 ;
-  assign \$148  = div16_rem - \$147 ;
-  assign \$149  = \$146  ? \$148  : { 6'h00, div16_rem };
-  assign \$151  = div16_rem >= \$150 ;
-  assign \$153  = div16_quotient | { 16'h0000, \$152  };
-  assign \$155  = div15_rem >= \$154 ;
-  assign \$157  = div15_rem - \$156 ;
-  assign \$158  = \$155  ? \$157  : { 6'h00, div15_rem };
-  assign \$160  = div15_rem >= \$159 ;
-  assign \$162  = div15_quotient | { 16'h0000, \$161  };
-  assign \$164  = div14_rem >= \$163 ;
-  assign \$166  = div14_rem - \$165 ;
-  assign \$167  = \$164  ? \$166  : { 6'h00, div14_rem };
-  assign \$169  = div14_rem >= \$168 ;
-  assign \$171  = div14_quotient | { 16'h0000, \$170  };
-  assign \$173  = div13_rem >= \$172 ;
-  assign \$175  = div13_rem - \$174 ;
-  assign \$176  = \$173  ? \$175  : { 6'h00, div13_rem };
-  assign \$178  = div13_rem >= \$177 ;
-  assign \$180  = div13_quotient | { 16'h0000, \$179  };
-  assign \$182  = div12_rem >= \$181 ;
-  assign \$184  = div12_rem - \$183 ;
-  assign \$185  = \$182  ? \$184  : { 6'h00, div12_rem };
-  assign \$187  = div12_rem >= \$186 ;
-  assign \$189  = div12_quotient | { 16'h0000, \$188  };
-  assign \$191  = div11_rem >= \$190 ;
-  assign \$193  = div11_rem - \$192 ;
-  assign \$194  = \$191  ? \$193  : { 6'h00, div11_rem };
-  assign \$196  = div11_rem >= \$195 ;
-  assign \$198  = div11_quotient | { 16'h0000, \$197  };
-  assign \$200  = div10_rem >= \$199 ;
-  assign \$202  = div10_rem - \$201 ;
-  assign \$203  = \$200  ? \$202  : { 6'h00, div10_rem };
-  assign \$205  = div10_rem >= \$204 ;
-  assign \$207  = div10_quotient | { 16'h0000, \$206  };
-  assign \$209  = div9_rem >= \$208 ;
-  assign \$211  = div9_rem - \$210 ;
-  assign \$212  = \$209  ? \$211  : { 6'h00, div9_rem };
-  assign \$214  = div9_rem >= \$213 ;
-  assign \$216  = div9_quotient | { 16'h0000, \$215  };
-  assign \$218  = div8_rem >= \$217 ;
-  assign \$220  = div8_rem - \$219 ;
-  assign \$221  = \$218  ? \$220  : { 1'h0, div8_rem };
-  assign \$223  = div8_rem >= \$222 ;
-  assign \$225  = div8_quotient | { 24'h000000, \$224  };
-  assign \$227  = div7_rem >= \$226 ;
-  assign \$229  = div7_rem - \$228 ;
-  assign \$230  = \$227  ? \$229  : { 1'h0, div7_rem };
-  assign \$232  = div7_rem >= \$231 ;
-  assign \$234  = div7_quotient | { 24'h000000, \$233  };
-  assign \$236  = div6_rem >= \$235 ;
-  assign \$238  = div6_rem - \$237 ;
-  assign \$239  = \$236  ? \$238  : { 1'h0, div6_rem };
-  assign \$241  = div6_rem >= \$240 ;
-  assign \$243  = div6_quotient | { 24'h000000, \$242  };
-  assign \$245  = div5_rem >= \$244 ;
-  assign \$247  = div5_rem - \$246 ;
-  assign \$248  = \$245  ? \$247  : { 1'h0, div5_rem };
-  assign \$250  = div5_rem >= \$249 ;
-  assign \$252  = div5_quotient | { 24'h000000, \$251  };
-  assign \$254  = div4_rem >= \$253 ;
-  assign \$256  = div4_rem - \$255 ;
-  assign \$257  = \$254  ? \$256  : { 1'h0, div4_rem };
-  assign \$259  = div4_rem >= \$258 ;
-  assign \$261  = div4_quotient | { 28'h0000000, \$260  };
-  assign \$263  = div3_rem >= \$262 ;
-  assign \$265  = div3_rem - \$264 ;
-  assign \$266  = \$263  ? \$265  : { 1'h0, div3_rem };
-  assign \$268  = div3_rem >= \$267 ;
-  assign \$270  = div3_quotient | { 28'h0000000, \$269  };
-  assign \$272  = div2_rem >= \$271 ;
-  assign \$274  = div2_rem - \$273 ;
-  assign \$275  = \$272  ? \$274  : { 1'h0, div2_rem };
-  assign \$277  = div2_rem >= \$276 ;
-  assign \$279  = div2_quotient | { 30'h00000000, \$278  };
-  assign \$281  = div1_rem >= \$280 ;
-  assign \$283  = div1_rem - \$282 ;
-  assign \$284  = \$281  ? \$283  : { 1'h0, div1_rem };
-  assign \$286  = div1_rem >= \$285 ;
-  assign \$288  = div1_quotient | { 30'h00000000, \$287  };
-  assign \$289  = \$signature__addr$56  + 1'h1;
-  assign \$290  = d_count + 1'h1;
-  assign \$291  = \$290  == normalised_head[25:19];
-  assign \$292  = d_count + 1'h1;
-  assign \$293  = \$291  ? 8'h00 : \$292 ;
-  assign \$294  = d_count + 1'h1;
-  assign \$295  = \$294  == normalised_head[25:19];
-  assign \$296  = d_issue & \$295 ;
-  assign \$297  = d1b_e16_0 * d1b_factor;
-  assign \$298  = d1b_e16_1 * d1b_factor;
-  assign \$299  = d1b_e16_2 * d1b_factor;
-  assign \$300  = d1b_e16_3 * d1b_factor;
-  assign \$302  = \$301  > 8'hff;
-  assign \$304  = \$302  ? 33'h0000000ff : \$303 ;
-  assign \$305  = d2_any ? \$304  : 33'h000000000;
-  assign \$307  = \$306  > 8'hff;
-  assign \$309  = \$307  ? 33'h0000000ff : \$308 ;
-  assign \$310  = d2_any ? \$309  : 33'h000000000;
-  assign \$312  = \$311  > 8'hff;
-  assign \$314  = \$312  ? 33'h0000000ff : \$313 ;
-  assign \$315  = d2_any ? \$314  : 33'h000000000;
-  assign \$317  = \$316  > 8'hff;
-  assign \$319  = \$317  ? 33'h0000000ff : \$318 ;
-  assign \$320  = d2_any ? \$319  : 33'h000000000;
+  assign \$26  = i__payload[40] ? 8'h00 : \$25 ;
+  assign \$27  = element[0] ? i__payload[7:0] : 8'h80;
+  assign \$28  = element[1] ? i__payload[15:8] : 8'h80;
+  assign \$29  = element[2] ? i__payload[23:16] : 8'h80;
+  assign \$30  = element[3] ? i__payload[31:24] : 8'h80;
+  assign \$31  = length + 1'h1;
+  assign \$32  = | element;
+  assign \$33  = $signed(i1_x0) > $signed(i1_x1);
+  assign \$34  = \$33  ? i1_x0 : i1_x1;
+  assign \$35  = $signed(i1_x2) > $signed(i1_x3);
+  assign \$36  = \$35  ? i1_x2 : i1_x3;
+  assign \$37  = $signed(i_max1_0) > $signed(i_max1_1);
+  assign \$38  = \$37  ? i_max1_0 : i_max1_1;
+  assign \$39  = $signed(run_max) > $signed(i_max2_0);
+  assign \$40  = run_any & \$39 ;
+  assign \$41  = \$40  ? run_max : i_max2_0;
+  assign \$42  = i_tree1_any ? \$41  : run_max;
+  assign \$43  = i_tree1_last ? 8'h80 : \$42 ;
+  assign \$44  = run_any | i_tree1_any;
+  assign \$45  = i_tree1_last ? 1'h0 : \$44 ;
+  assign \$46  = lr__addr + 1'h1;
+  assign \$47  = s_count + 1'h1;
+  assign \$48  = \$47  == ingested_head[15:9];
+  assign \$49  = s_count + 1'h1;
+  assign \$50  = \$48  ? 8'h00 : \$49 ;
+  assign \$51  = e_used + s_issue;
+  assign \$52  = \$51  - d_issue;
+  assign \$53  = s_count + 1'h1;
+  assign \$54  = \$53  == ingested_head[15:9];
+  assign \$55  = s_issue & \$54 ;
+  assign \$56  = ~ s1b_logits[32];
+  assign \$57  = \$56  | s1b_logits[0];
+  assign \$58  = ~ s1b_logits[33];
+  assign \$59  = \$58  | s1b_logits[8];
+  assign \$60  = ~ s1b_logits[34];
+  assign \$61  = \$60  | s1b_logits[16];
+  assign \$62  = ~ s1b_logits[35];
+  assign \$63  = \$62  | s1b_logits[24];
+  assign \$64  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
+  assign \$65  = \$64  > 9'h168;
+  assign \$66  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
+  assign \$67  = \$65  ? 9'h168 : \$66 ;
+  assign \$68  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
+  assign \$69  = \$68  > 9'h168;
+  assign \$70  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
+  assign \$71  = \$69  ? 9'h168 : \$70 ;
+  assign \$72  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
+  assign \$73  = \$72  > 9'h168;
+  assign \$74  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
+  assign \$75  = \$73  ? 9'h168 : \$74 ;
+  assign \$76  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
+  assign \$77  = \$76  > 9'h168;
+  assign \$78  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
+  assign \$79  = \$77  ? 9'h168 : \$78 ;
+  assign \$80  = s2_neg0 * 8'hab;
+  assign \$82  = s2_neg1 * 8'hab;
+  assign \$84  = s2_neg2 * 8'hab;
+  assign \$86  = s2_neg3 * 8'hab;
+  assign \$88  = s3_steps0 * 4'hc;
+  assign \$89  = s3_neg0 - \$88 ;
+  assign \$90  = s3_steps1 * 4'hc;
+  assign \$91  = s3_neg1 - \$90 ;
+  assign \$92  = s3_steps2 * 4'hc;
+  assign \$93  = s3_neg2 - \$92 ;
+  assign \$94  = s3_steps3 * 4'hc;
+  assign \$95  = s3_neg3 - \$94 ;
+  assign \$96  = ! s4_steps0;
+  assign \$99  = \$96  ? \$97  : \$98 ;
+  assign \$100  = ! s4_steps1;
+  assign \$103  = \$100  ? \$101  : \$102 ;
+  assign \$104  = ! s4_steps2;
+  assign \$107  = \$104  ? \$105  : \$106 ;
+  assign \$108  = ! s4_steps3;
+  assign \$111  = \$108  ? \$109  : \$110 ;
+  assign \$112  = 1'h1 << s5_steps0;
+  assign \$114  = s5_base0 + \$113 ;
+  assign \$115  = \$114  >> s5_steps0;
+  assign \$116  = s5_mask[0] ? 15'h0000 : \$115 [14:0];
+  assign \$117  = 1'h1 << s5_steps1;
+  assign \$119  = s5_base1 + \$118 ;
+  assign \$120  = \$119  >> s5_steps1;
+  assign \$121  = s5_mask[1] ? 15'h0000 : \$120 [14:0];
+  assign \$122  = 1'h1 << s5_steps2;
+  assign \$124  = s5_base2 + \$123 ;
+  assign \$125  = \$124  >> s5_steps2;
+  assign \$126  = s5_mask[2] ? 15'h0000 : \$125 [14:0];
+  assign \$127  = 1'h1 << s5_steps3;
+  assign \$129  = s5_base3 + \$128 ;
+  assign \$130  = \$129  >> s5_steps3;
+  assign \$131  = s5_mask[3] ? 15'h0000 : \$130 [14:0];
+  assign \$132  = \$signature__addr$31  + 1'h1;
+  assign \$133  = s6_e16_0 + s6_e16_1;
+  assign \$134  = \$133  + s6_e16_2;
+  assign \$135  = \$134  + s6_e16_3;
+  assign \$136  = run_sum + s7_sum;
+  assign \$137  = s7_last ? 23'h000000 : \$136 [22:0];
+  assign \$138  = s7_valid & s7_last;
+  assign \$139  = run_sum + s7_sum;
+  assign \$141  = 33'h100000000 >= \$140 ;
+  assign \$143  = 33'h100000000 - \$142 ;
+  assign \$144  = \$141  ? \$143  : 55'h00000100000000;
+  assign \$146  = 33'h100000000 >= \$145 ;
+  assign \$150  = div17_rem >= \$149 ;
+  assign \$152  = div17_rem - \$151 ;
+  assign \$153  = \$150  ? \$152  : { 22'h000000, div17_rem };
+  assign \$155  = div17_rem >= \$154 ;
+  assign \$157  = div17_quotient | \$156 ;
+  assign \$159  = div16_rem >= \$158 ;
+  assign \$161  = div16_rem - \$160 ;
+  assign \$162  = \$159  ? \$161  : { 6'h00, div16_rem };
+  assign \$164  = div16_rem >= \$163 ;
+  assign \$166  = div16_quotient | { 16'h0000, \$165  };
+  assign \$168  = div15_rem >= \$167 ;
+  assign \$170  = div15_rem - \$169 ;
+  assign \$171  = \$168  ? \$170  : { 6'h00, div15_rem };
+  assign \$173  = div15_rem >= \$172 ;
+  assign \$175  = div15_quotient | { 16'h0000, \$174  };
+  assign \$177  = div14_rem >= \$176 ;
+  assign \$179  = div14_rem - \$178 ;
+  assign \$180  = \$177  ? \$179  : { 6'h00, div14_rem };
+  assign \$182  = div14_rem >= \$181 ;
+  assign \$184  = div14_quotient | { 16'h0000, \$183  };
+  assign \$186  = div13_rem >= \$185 ;
+  assign \$188  = div13_rem - \$187 ;
+  assign \$189  = \$186  ? \$188  : { 6'h00, div13_rem };
+  assign \$191  = div13_rem >= \$190 ;
+  assign \$193  = div13_quotient | { 16'h0000, \$192  };
+  assign \$195  = div12_rem >= \$194 ;
+  assign \$197  = div12_rem - \$196 ;
+  assign \$198  = \$195  ? \$197  : { 6'h00, div12_rem };
+  assign \$200  = div12_rem >= \$199 ;
+  assign \$202  = div12_quotient | { 16'h0000, \$201  };
+  assign \$204  = div11_rem >= \$203 ;
+  assign \$206  = div11_rem - \$205 ;
+  assign \$207  = \$204  ? \$206  : { 6'h00, div11_rem };
+  assign \$209  = div11_rem >= \$208 ;
+  assign \$211  = div11_quotient | { 16'h0000, \$210  };
+  assign \$213  = div10_rem >= \$212 ;
+  assign \$215  = div10_rem - \$214 ;
+  assign \$216  = \$213  ? \$215  : { 6'h00, div10_rem };
+  assign \$218  = div10_rem >= \$217 ;
+  assign \$220  = div10_quotient | { 16'h0000, \$219  };
+  assign \$222  = div9_rem >= \$221 ;
+  assign \$224  = div9_rem - \$223 ;
+  assign \$225  = \$222  ? \$224  : { 6'h00, div9_rem };
+  assign \$227  = div9_rem >= \$226 ;
+  assign \$229  = div9_quotient | { 16'h0000, \$228  };
+  assign \$231  = div8_rem >= \$230 ;
+  assign \$233  = div8_rem - \$232 ;
+  assign \$234  = \$231  ? \$233  : { 1'h0, div8_rem };
+  assign \$236  = div8_rem >= \$235 ;
+  assign \$238  = div8_quotient | { 24'h000000, \$237  };
+  assign \$240  = div7_rem >= \$239 ;
+  assign \$242  = div7_rem - \$241 ;
+  assign \$243  = \$240  ? \$242  : { 1'h0, div7_rem };
+  assign \$245  = div7_rem >= \$244 ;
+  assign \$247  = div7_quotient | { 24'h000000, \$246  };
+  assign \$249  = div6_rem >= \$248 ;
+  assign \$251  = div6_rem - \$250 ;
+  assign \$252  = \$249  ? \$251  : { 1'h0, div6_rem };
+  assign \$254  = div6_rem >= \$253 ;
+  assign \$256  = div6_quotient | { 24'h000000, \$255  };
+  assign \$258  = div5_rem >= \$257 ;
+  assign \$260  = div5_rem - \$259 ;
+  assign \$261  = \$258  ? \$260  : { 1'h0, div5_rem };
+  assign \$263  = div5_rem >= \$262 ;
+  assign \$265  = div5_quotient | { 24'h000000, \$264  };
+  assign \$267  = div4_rem >= \$266 ;
+  assign \$269  = div4_rem - \$268 ;
+  assign \$270  = \$267  ? \$269  : { 1'h0, div4_rem };
+  assign \$272  = div4_rem >= \$271 ;
+  assign \$274  = div4_quotient | { 28'h0000000, \$273  };
+  assign \$276  = div3_rem >= \$275 ;
+  assign \$278  = div3_rem - \$277 ;
+  assign \$279  = \$276  ? \$278  : { 1'h0, div3_rem };
+  assign \$281  = div3_rem >= \$280 ;
+  assign \$283  = div3_quotient | { 28'h0000000, \$282  };
+  assign \$285  = div2_rem >= \$284 ;
+  assign \$287  = div2_rem - \$286 ;
+  assign \$288  = \$285  ? \$287  : { 1'h0, div2_rem };
+  assign \$290  = div2_rem >= \$289 ;
+  assign \$292  = div2_quotient | { 30'h00000000, \$291  };
+  assign \$294  = div1_rem >= \$293 ;
+  assign \$296  = div1_rem - \$295 ;
+  assign \$297  = \$294  ? \$296  : { 1'h0, div1_rem };
+  assign \$299  = div1_rem >= \$298 ;
+  assign \$301  = div1_quotient | { 30'h00000000, \$300  };
+  assign \$302  = \$signature__addr$58  + 1'h1;
+  assign \$303  = d_count + 1'h1;
+  assign \$304  = \$303  == normalised_head[25:19];
+  assign \$305  = d_count + 1'h1;
+  assign \$306  = \$304  ? 8'h00 : \$305 ;
+  assign \$307  = d_count + 1'h1;
+  assign \$308  = \$307  == normalised_head[25:19];
+  assign \$309  = d_issue & \$308 ;
+  assign \$310  = d1b_e16_0 * d1b_factor;
+  assign \$311  = d1b_e16_1 * d1b_factor;
+  assign \$312  = d1b_e16_2 * d1b_factor;
+  assign \$313  = d1b_e16_3 * d1b_factor;
+  assign \$315  = \$314  > 8'hff;
+  assign \$317  = \$315  ? 33'h0000000ff : \$316 ;
+  assign \$318  = d2_any ? \$317  : 33'h000000000;
+  assign \$320  = \$319  > 8'hff;
+  assign \$322  = \$320  ? 33'h0000000ff : \$321 ;
+  assign \$323  = d2_any ? \$322  : 33'h000000000;
+  assign \$325  = \$324  > 8'hff;
+  assign \$327  = \$325  ? 33'h0000000ff : \$326 ;
+  assign \$328  = d2_any ? \$327  : 33'h000000000;
+  assign \$330  = \$329  > 8'hff;
+  assign \$332  = \$330  ? 33'h0000000ff : \$331 ;
+  assign \$333  = d2_any ? \$332  : 33'h000000000;
   always @(posedge clk)
-    \$signature__addr  <= \$321 ;
+    \$signature__addr  <= \$334 ;
   always @(posedge clk)
-    l_used <= \$322 ;
+    l_used <= \$335 ;
   always @(posedge clk)
-    length <= \$323 ;
+    length <= \$336 ;
   always @(posedge clk)
-    i1_x0 <= \$324 ;
+    i1_x0 <= \$337 ;
   always @(posedge clk)
-    i1_x1 <= \$325 ;
+    i1_x1 <= \$338 ;
   always @(posedge clk)
-    i1_x2 <= \$326 ;
+    i1_x2 <= \$339 ;
   always @(posedge clk)
-    i1_x3 <= \$327 ;
+    i1_x3 <= \$340 ;
   always @(posedge clk)
-    i1_valid <= \$328 ;
+    i1_valid <= \$341 ;
   always @(posedge clk)
-    i1_last <= \$329 ;
+    i1_last <= \$342 ;
   always @(posedge clk)
-    i1_len <= \$330 ;
+    i1_len <= \$343 ;
   always @(posedge clk)
-    i1_any <= \$331 ;
+    i1_any <= \$344 ;
   always @(posedge clk)
-    i_max1_0 <= \$332 ;
+    i_max1_0 <= \$345 ;
   always @(posedge clk)
-    i_max1_1 <= \$333 ;
+    i_max1_1 <= \$346 ;
   always @(posedge clk)
-    i_max2_0 <= \$334 ;
+    i_max2_0 <= \$347 ;
   always @(posedge clk)
-    i_tree0_valid <= \$335 ;
+    i_tree0_valid <= \$348 ;
   always @(posedge clk)
-    i_tree0_last <= \$336 ;
+    i_tree0_last <= \$349 ;
   always @(posedge clk)
-    i_tree0_len <= \$337 ;
+    i_tree0_len <= \$350 ;
   always @(posedge clk)
-    i_tree0_any <= \$338 ;
+    i_tree0_any <= \$351 ;
   always @(posedge clk)
-    i_tree1_valid <= \$339 ;
+    i_tree1_valid <= \$352 ;
   always @(posedge clk)
-    i_tree1_last <= \$340 ;
+    i_tree1_last <= \$353 ;
   always @(posedge clk)
-    i_tree1_len <= \$341 ;
+    i_tree1_len <= \$354 ;
   always @(posedge clk)
-    i_tree1_any <= \$342 ;
+    i_tree1_any <= \$355 ;
   always @(posedge clk)
-    run_max <= \$343 ;
+    run_max <= \$356 ;
   always @(posedge clk)
-    run_any <= \$344 ;
-  always @(posedge clk)
-    ingested_valid <= \$345 ;
-  always @(posedge clk)
-    ingested_head <= \$346 ;
-  always @(posedge clk)
-    lr__addr <= \$347 ;
-  always @(posedge clk)
-    s_count <= \$348 ;
-  always @(posedge clk)
-    e_used <= \$349 ;
-  always @(posedge clk)
-    s1_valid <= \$350 ;
-  always @(posedge clk)
-    s1_last <= \$351 ;
-  always @(posedge clk)
-    s1_max <= \$352 ;
-  always @(posedge clk)
-    s1_any <= \$353 ;
-  always @(posedge clk)
-    s1_len <= \$354 ;
-  always @(posedge clk)
-    s1b_logits <= \$355 ;
-  always @(posedge clk)
-    s1b_valid <= \$356 ;
-  always @(posedge clk)
-    s1b_last <= \$357 ;
-  always @(posedge clk)
-    s1b_max <= \$358 ;
-  always @(posedge clk)
-    s1b_any <= \$359 ;
-  always @(posedge clk)
-    s1b_len <= \$360 ;
-  always @(posedge clk)
-    s2_mask <= \$361 ;
-  always @(posedge clk)
-    s2_neg0 <= \$362 ;
+    run_any <= \$357 ;
   \softmax_int8_ibert.core.ingested  ingested (
     .clk(clk),
     .r_data(r_data),
@@ -2041,1516 +2121,1503 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   );
   \softmax_int8_ibert.core.normalised  normalised (
     .clk(clk),
-    .r_data(\r_data$269 ),
+    .r_data(\r_data$277 ),
     .r_en(normalised_load),
-    .r_rdy(\r_rdy$49 ),
+    .r_rdy(\r_rdy$51 ),
     .rst(rst),
-    .w_en(\w_en$39 ),
-    .w_port__data(\w_data$41 )
+    .w_en(\w_en$41 ),
+    .w_port__data(\w_data$43 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = \$62 ;
+    \$359  = ingested_head;
+    if (ingested_load) begin
+      \$359  = r_data;
+    end
     if (rst) begin
-      \$364  = 9'h000;
+      \$359  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = \$66 ;
+    \$360  = lr__addr;
+    if (s_issue) begin
+      \$360  = \$46 [6:0];
+    end
     if (rst) begin
-      \$365  = 9'h000;
+      \$360  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = s1b_valid;
+    \$361  = s_count;
+    if (s_issue) begin
+      \$361  = \$50 [6:0];
+    end
+    if (rst) begin
+      \$361  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = \$52 [7:0];
+    if (rst) begin
+      \$362  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = s_issue;
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = \$55 ;
+    if (rst) begin
+      \$364  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = ingested_head[7:0];
+    if (rst) begin
+      \$365  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = ingested_head[8];
     if (rst) begin
       \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = s1b_last;
+    \$367  = ingested_head[15:9];
     if (rst) begin
-      \$367  = 1'h0;
+      \$367  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = s1b_max;
+    \$368  = lr__data;
     if (rst) begin
-      \$368  = 8'h00;
+      \$368  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = s1b_any;
+    \$369  = s1_valid;
     if (rst) begin
       \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = s1b_len;
+    \$370  = s1_last;
     if (rst) begin
-      \$370  = 7'h00;
+      \$370  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = \$68 ;
+    \$371  = s1_max;
     if (rst) begin
-      \$371  = 17'h00000;
+      \$371  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = \$70 ;
+    \$372  = s1_any;
     if (rst) begin
-      \$372  = 17'h00000;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = \$72 ;
+    \$373  = s1_len;
     if (rst) begin
-      \$373  = 17'h00000;
+      \$373  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = \$74 ;
+    \$374  = s1b_logits[35:32];
     if (rst) begin
-      \$374  = 17'h00000;
+      \$374  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = s2_neg0;
+    \$375  = { \$63 , \$61 , \$59 , \$57  };
     if (rst) begin
-      \$375  = 9'h000;
+      \$375  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = s2_neg1;
+    \$376  = \$67 ;
     if (rst) begin
       \$376  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = s2_neg2;
+    \$377  = \$71 ;
     if (rst) begin
       \$377  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = s2_neg3;
+    \$378  = \$75 ;
     if (rst) begin
       \$378  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = s2_valid;
+    \$379  = \$79 ;
     if (rst) begin
-      \$379  = 1'h0;
+      \$379  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = s2_last;
+    \$380  = s1b_valid;
     if (rst) begin
       \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = s2_max;
+    \$381  = s1b_last;
     if (rst) begin
-      \$381  = 8'h00;
+      \$381  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = s2_any;
+    \$382  = s1b_max;
     if (rst) begin
-      \$382  = 1'h0;
+      \$382  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = s2_len;
+    \$383  = s1b_any;
     if (rst) begin
-      \$383  = 7'h00;
+      \$383  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = s2_mask;
+    \$384  = s1b_len;
     if (rst) begin
-      \$384  = 4'h0;
+      \$384  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$76 [3:0];
+    \$385  = \$81 ;
     if (rst) begin
-      \$385  = 4'h0;
+      \$385  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$78 [3:0];
+    \$386  = \$83 ;
     if (rst) begin
-      \$386  = 4'h0;
+      \$386  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = \$80 [3:0];
+    \$387  = \$85 ;
     if (rst) begin
-      \$387  = 4'h0;
+      \$387  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = \$82 [3:0];
+    \$388  = \$87 ;
     if (rst) begin
-      \$388  = 4'h0;
+      \$388  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = s3_steps0[4:0];
+    \$389  = s2_neg0;
     if (rst) begin
-      \$389  = 5'h00;
+      \$389  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = s3_steps1[4:0];
+    \$390  = s2_neg1;
     if (rst) begin
-      \$390  = 5'h00;
+      \$390  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = s3_steps2[4:0];
+    \$391  = s2_neg2;
     if (rst) begin
-      \$391  = 5'h00;
+      \$391  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = s3_steps3[4:0];
+    \$392  = s2_neg3;
     if (rst) begin
-      \$392  = 5'h00;
+      \$392  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = s3_valid;
+    \$393  = s2_valid;
     if (rst) begin
       \$393  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = s3_last;
+    \$394  = s2_last;
     if (rst) begin
       \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = s3_max;
+    \$395  = s2_max;
     if (rst) begin
       \$395  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = s3_any;
+    \$396  = s2_any;
     if (rst) begin
       \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = s3_len;
+    \$397  = s2_len;
     if (rst) begin
       \$397  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = s3_mask;
+    \$398  = s2_mask;
     if (rst) begin
       \$398  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = \$86 ;
+    \$399  = s2_keep;
     if (rst) begin
-      \$399  = 15'h0000;
+      \$399  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$90 ;
+    \$400  = \$89 [3:0];
     if (rst) begin
-      \$400  = 15'h0000;
+      \$400  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = \$94 ;
+    \$401  = \$91 [3:0];
     if (rst) begin
-      \$401  = 15'h0000;
+      \$401  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = \$98 ;
+    \$402  = \$93 [3:0];
     if (rst) begin
-      \$402  = 15'h0000;
+      \$402  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = s4_steps0;
+    \$403  = \$95 [3:0];
     if (rst) begin
-      \$403  = 5'h00;
+      \$403  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = s4_steps1;
+    \$404  = s3_steps0[4:0];
     if (rst) begin
       \$404  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = s4_steps2;
+    \$405  = s3_steps1[4:0];
     if (rst) begin
       \$405  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = s4_steps3;
+    \$406  = s3_steps2[4:0];
     if (rst) begin
       \$406  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = s4_valid;
+    \$407  = s3_steps3[4:0];
     if (rst) begin
-      \$407  = 1'h0;
+      \$407  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = s4_last;
+    \$408  = s3_valid;
     if (rst) begin
       \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = s4_max;
+    \$409  = s3_last;
     if (rst) begin
-      \$409  = 8'h00;
+      \$409  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = s4_any;
+    \$410  = s3_max;
     if (rst) begin
-      \$410  = 1'h0;
+      \$410  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = s4_len;
+    \$411  = s3_any;
     if (rst) begin
-      \$411  = 7'h00;
+      \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = s4_mask;
+    \$412  = s3_len;
     if (rst) begin
-      \$412  = 4'h0;
+      \$412  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = \$103 ;
+    \$413  = s3_mask;
     if (rst) begin
-      \$413  = 15'h0000;
+      \$413  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = \$108 ;
+    \$414  = s3_keep;
     if (rst) begin
-      \$414  = 15'h0000;
+      \$414  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$113 ;
+    \$415  = \$99 ;
     if (rst) begin
       \$415  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$118 ;
+    \$416  = \$103 ;
     if (rst) begin
       \$416  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = s5_valid;
+    \$417  = \$107 ;
     if (rst) begin
-      \$417  = 1'h0;
+      \$417  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = s5_last;
+    \$418  = \$111 ;
     if (rst) begin
-      \$418  = 1'h0;
+      \$418  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = s5_max;
+    \$419  = s4_steps0;
     if (rst) begin
-      \$419  = 8'h00;
+      \$419  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = s5_any;
+    \$420  = s4_steps1;
     if (rst) begin
-      \$420  = 1'h0;
+      \$420  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = s5_len;
+    \$421  = s4_steps2;
     if (rst) begin
-      \$421  = 7'h00;
+      \$421  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = s5_mask;
+    \$422  = s4_steps3;
     if (rst) begin
-      \$422  = 4'h0;
+      \$422  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = \$signature__addr$30 ;
-    if (\$signature__en$32 ) begin
-      \$423  = \$119 [6:0];
-    end
+    \$423  = s4_valid;
     if (rst) begin
-      \$423  = 7'h00;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = \$122 ;
+    \$424  = s4_last;
     if (rst) begin
-      \$424  = 18'h00000;
+      \$424  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = \$signature__en$32 ;
+    \$425  = s4_max;
     if (rst) begin
-      \$425  = 1'h0;
+      \$425  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = s6_last;
+    \$426  = s4_any;
     if (rst) begin
       \$426  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = s6_max;
+    \$427  = s4_len;
     if (rst) begin
-      \$427  = 8'h00;
+      \$427  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = s6_any;
+    \$428  = s4_mask;
     if (rst) begin
-      \$428  = 1'h0;
+      \$428  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = s6_len;
+    \$429  = s4_keep;
     if (rst) begin
-      \$429  = 7'h00;
+      \$429  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = s6_mask;
+    \$430  = \$116 ;
     if (rst) begin
-      \$430  = 4'h0;
+      \$430  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = run_sum;
-    if (s7_valid) begin
-      \$431  = \$124 ;
-    end
+    \$431  = \$121 ;
     if (rst) begin
-      \$431  = 23'h000000;
+      \$431  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$125 ;
+    \$432  = \$126 ;
     if (rst) begin
-      \$432  = 1'h0;
+      \$432  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = \$126 [22:0];
+    \$433  = \$131 ;
     if (rst) begin
-      \$433  = 23'h000000;
+      \$433  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = s7_any;
+    \$434  = s5_valid;
     if (rst) begin
       \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = s7_len;
+    \$435  = s5_last;
     if (rst) begin
-      \$435  = 7'h00;
+      \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = \$131 [32:0];
+    \$436  = s5_max;
     if (rst) begin
-      \$436  = 33'h000000000;
+      \$436  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = \$135 ;
+    \$437  = s5_any;
     if (rst) begin
-      \$437  = 32'd0;
+      \$437  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = s8_valid;
+    \$438  = s5_len;
     if (rst) begin
-      \$438  = 1'h0;
+      \$438  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = s8_sum;
+    \$439  = s5_mask;
     if (rst) begin
-      \$439  = 23'h000000;
+      \$439  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = s8_any;
+    \$440  = s5_keep;
     if (rst) begin
-      \$440  = 1'h0;
+      \$440  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = s8_len;
+    \$441  = \$signature__addr$31 ;
+    if (\$signature__en$33 ) begin
+      \$441  = \$132 [6:0];
+    end
     if (rst) begin
       \$441  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = \$140 [32:0];
+    \$442  = \$135 ;
     if (rst) begin
-      \$442  = 33'h000000000;
+      \$442  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = \$144 ;
+    \$443  = \$signature__en$33 ;
     if (rst) begin
-      \$443  = 32'd0;
+      \$443  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = div17_valid;
+    \$444  = s6_last;
     if (rst) begin
       \$444  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = div17_sum;
+    \$445  = s6_max;
     if (rst) begin
-      \$445  = 23'h000000;
+      \$445  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = div17_any;
+    \$446  = s6_any;
     if (rst) begin
       \$446  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = div17_len;
+    \$447  = s6_len;
     if (rst) begin
       \$447  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = \$149 [32:0];
+    \$448  = s6_mask;
     if (rst) begin
-      \$448  = 33'h000000000;
+      \$448  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = \$153 ;
+    \$449  = s6_keep;
     if (rst) begin
-      \$449  = 32'd0;
+      \$449  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = div16_valid;
+    \$450  = run_sum;
+    if (s7_valid) begin
+      \$450  = \$137 ;
+    end
     if (rst) begin
-      \$450  = 1'h0;
+      \$450  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = div16_sum;
+    \$451  = \$138 ;
     if (rst) begin
-      \$451  = 23'h000000;
+      \$451  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = div16_any;
+    \$452  = \$139 [22:0];
     if (rst) begin
-      \$452  = 1'h0;
+      \$452  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = div16_len;
+    \$453  = s7_any;
     if (rst) begin
-      \$453  = 7'h00;
+      \$453  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = \$158 [32:0];
+    \$454  = s7_len;
     if (rst) begin
-      \$454  = 33'h000000000;
+      \$454  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = \$162 ;
+    \$455  = \$144 [32:0];
     if (rst) begin
-      \$455  = 32'd0;
+      \$455  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = div15_valid;
+    \$456  = \$148 ;
     if (rst) begin
-      \$456  = 1'h0;
+      \$456  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = div15_sum;
+    \$457  = s8_valid;
     if (rst) begin
-      \$457  = 23'h000000;
+      \$457  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = div15_any;
+    \$458  = s8_sum;
     if (rst) begin
-      \$458  = 1'h0;
+      \$458  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = div15_len;
+    \$459  = s8_any;
     if (rst) begin
-      \$459  = 7'h00;
+      \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = \$167 [32:0];
+    \$460  = s8_len;
     if (rst) begin
-      \$460  = 33'h000000000;
+      \$460  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = \$171 ;
+    \$461  = \$153 [32:0];
     if (rst) begin
-      \$461  = 32'd0;
+      \$461  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = div14_valid;
+    \$462  = \$157 ;
     if (rst) begin
-      \$462  = 1'h0;
+      \$462  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = div14_sum;
+    \$463  = div17_valid;
     if (rst) begin
-      \$463  = 23'h000000;
+      \$463  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = div14_any;
+    \$464  = div17_sum;
     if (rst) begin
-      \$464  = 1'h0;
+      \$464  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = div14_len;
+    \$465  = div17_any;
     if (rst) begin
-      \$465  = 7'h00;
+      \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = \$176 [32:0];
+    \$466  = div17_len;
     if (rst) begin
-      \$466  = 33'h000000000;
+      \$466  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = \$180 ;
+    \$467  = \$162 [32:0];
     if (rst) begin
-      \$467  = 32'd0;
+      \$467  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = div13_valid;
+    \$468  = \$166 ;
     if (rst) begin
-      \$468  = 1'h0;
+      \$468  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = div13_sum;
+    \$469  = div16_valid;
     if (rst) begin
-      \$469  = 23'h000000;
+      \$469  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = div13_any;
+    \$470  = div16_sum;
     if (rst) begin
-      \$470  = 1'h0;
+      \$470  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = div13_len;
+    \$471  = div16_any;
     if (rst) begin
-      \$471  = 7'h00;
+      \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = \$185 [32:0];
+    \$472  = div16_len;
     if (rst) begin
-      \$472  = 33'h000000000;
+      \$472  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = \$189 ;
+    \$473  = \$171 [32:0];
     if (rst) begin
-      \$473  = 32'd0;
+      \$473  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = div12_valid;
+    \$474  = \$175 ;
     if (rst) begin
-      \$474  = 1'h0;
+      \$474  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = div12_sum;
+    \$475  = div15_valid;
     if (rst) begin
-      \$475  = 23'h000000;
+      \$475  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = div12_any;
+    \$476  = div15_sum;
     if (rst) begin
-      \$476  = 1'h0;
+      \$476  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = div12_len;
+    \$477  = div15_any;
     if (rst) begin
-      \$477  = 7'h00;
+      \$477  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = \$194 [32:0];
+    \$478  = div15_len;
     if (rst) begin
-      \$478  = 33'h000000000;
+      \$478  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = \$198 ;
+    \$479  = \$180 [32:0];
     if (rst) begin
-      \$479  = 32'd0;
+      \$479  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = div11_valid;
+    \$480  = \$184 ;
     if (rst) begin
-      \$480  = 1'h0;
+      \$480  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = div11_sum;
+    \$481  = div14_valid;
     if (rst) begin
-      \$481  = 23'h000000;
+      \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = div11_any;
+    \$482  = div14_sum;
     if (rst) begin
-      \$482  = 1'h0;
+      \$482  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = div11_len;
+    \$483  = div14_any;
     if (rst) begin
-      \$483  = 7'h00;
+      \$483  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = \$203 [32:0];
+    \$484  = div14_len;
     if (rst) begin
-      \$484  = 33'h000000000;
+      \$484  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = \$207 ;
+    \$485  = \$189 [32:0];
     if (rst) begin
-      \$485  = 32'd0;
+      \$485  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = div10_valid;
+    \$486  = \$193 ;
     if (rst) begin
-      \$486  = 1'h0;
+      \$486  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = div10_sum;
+    \$487  = div13_valid;
     if (rst) begin
-      \$487  = 23'h000000;
+      \$487  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = div10_any;
+    \$488  = div13_sum;
     if (rst) begin
-      \$488  = 1'h0;
+      \$488  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = div10_len;
+    \$489  = div13_any;
     if (rst) begin
-      \$489  = 7'h00;
+      \$489  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = \$212 [32:0];
+    \$490  = div13_len;
     if (rst) begin
-      \$490  = 33'h000000000;
+      \$490  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = \$216 ;
+    \$491  = \$198 [32:0];
     if (rst) begin
-      \$491  = 32'd0;
+      \$491  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = div9_valid;
+    \$492  = \$202 ;
     if (rst) begin
-      \$492  = 1'h0;
+      \$492  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = div9_sum;
+    \$493  = div12_valid;
     if (rst) begin
-      \$493  = 23'h000000;
+      \$493  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = div9_any;
+    \$494  = div12_sum;
     if (rst) begin
-      \$494  = 1'h0;
+      \$494  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = div9_len;
+    \$495  = div12_any;
     if (rst) begin
-      \$495  = 7'h00;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = \$221 [32:0];
+    \$496  = div12_len;
     if (rst) begin
-      \$496  = 33'h000000000;
+      \$496  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = \$225 ;
+    \$497  = \$207 [32:0];
     if (rst) begin
-      \$497  = 32'd0;
+      \$497  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = div8_valid;
+    \$498  = \$211 ;
     if (rst) begin
-      \$498  = 1'h0;
+      \$498  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = div8_sum;
+    \$499  = div11_valid;
     if (rst) begin
-      \$499  = 23'h000000;
+      \$499  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = div8_any;
+    \$500  = div11_sum;
     if (rst) begin
-      \$500  = 1'h0;
+      \$500  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = div8_len;
+    \$501  = div11_any;
     if (rst) begin
-      \$501  = 7'h00;
+      \$501  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = \$230 [32:0];
+    \$502  = div11_len;
     if (rst) begin
-      \$502  = 33'h000000000;
+      \$502  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = \$234 ;
+    \$503  = \$216 [32:0];
     if (rst) begin
-      \$503  = 32'd0;
+      \$503  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = div7_valid;
+    \$504  = \$220 ;
     if (rst) begin
-      \$504  = 1'h0;
+      \$504  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = div7_sum;
+    \$505  = div10_valid;
     if (rst) begin
-      \$505  = 23'h000000;
+      \$505  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = div7_any;
+    \$506  = div10_sum;
     if (rst) begin
-      \$506  = 1'h0;
+      \$506  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = div7_len;
+    \$507  = div10_any;
     if (rst) begin
-      \$507  = 7'h00;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = \$239 [32:0];
+    \$508  = div10_len;
     if (rst) begin
-      \$508  = 33'h000000000;
+      \$508  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = \$243 ;
+    \$509  = \$225 [32:0];
     if (rst) begin
-      \$509  = 32'd0;
+      \$509  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = div6_valid;
+    \$510  = \$229 ;
     if (rst) begin
-      \$510  = 1'h0;
+      \$510  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = div6_sum;
+    \$511  = div9_valid;
     if (rst) begin
-      \$511  = 23'h000000;
+      \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = div6_any;
+    \$512  = div9_sum;
     if (rst) begin
-      \$512  = 1'h0;
+      \$512  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = div6_len;
+    \$513  = div9_any;
     if (rst) begin
-      \$513  = 7'h00;
+      \$513  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = \$248 [32:0];
+    \$514  = div9_len;
     if (rst) begin
-      \$514  = 33'h000000000;
+      \$514  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = \$252 ;
+    \$515  = \$234 [32:0];
     if (rst) begin
-      \$515  = 32'd0;
+      \$515  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = div5_valid;
+    \$516  = \$238 ;
     if (rst) begin
-      \$516  = 1'h0;
+      \$516  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = div5_sum;
+    \$517  = div8_valid;
     if (rst) begin
-      \$517  = 23'h000000;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = div5_any;
+    \$518  = div8_sum;
     if (rst) begin
-      \$518  = 1'h0;
+      \$518  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = div5_len;
+    \$519  = div8_any;
     if (rst) begin
-      \$519  = 7'h00;
+      \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = \$257 [32:0];
+    \$520  = div8_len;
     if (rst) begin
-      \$520  = 33'h000000000;
+      \$520  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = \$261 ;
+    \$521  = \$243 [32:0];
     if (rst) begin
-      \$521  = 32'd0;
+      \$521  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = div4_valid;
+    \$522  = \$247 ;
     if (rst) begin
-      \$522  = 1'h0;
+      \$522  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = div4_sum;
+    \$523  = div7_valid;
     if (rst) begin
-      \$523  = 23'h000000;
+      \$523  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = div4_any;
+    \$524  = div7_sum;
     if (rst) begin
-      \$524  = 1'h0;
+      \$524  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = div4_len;
+    \$525  = div7_any;
     if (rst) begin
-      \$525  = 7'h00;
+      \$525  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = \$266 [32:0];
+    \$526  = div7_len;
     if (rst) begin
-      \$526  = 33'h000000000;
+      \$526  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = \$270 ;
+    \$527  = \$252 [32:0];
     if (rst) begin
-      \$527  = 32'd0;
+      \$527  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = div3_valid;
+    \$528  = \$256 ;
     if (rst) begin
-      \$528  = 1'h0;
+      \$528  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = div3_sum;
+    \$529  = div6_valid;
     if (rst) begin
-      \$529  = 23'h000000;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = div3_any;
+    \$530  = div6_sum;
     if (rst) begin
-      \$530  = 1'h0;
+      \$530  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = div3_len;
+    \$531  = div6_any;
     if (rst) begin
-      \$531  = 7'h00;
+      \$531  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = \$275 [32:0];
+    \$532  = div6_len;
     if (rst) begin
-      \$532  = 33'h000000000;
+      \$532  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = \$279 ;
+    \$533  = \$261 [32:0];
     if (rst) begin
-      \$533  = 32'd0;
+      \$533  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = div2_valid;
+    \$534  = \$265 ;
     if (rst) begin
-      \$534  = 1'h0;
+      \$534  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = div2_sum;
+    \$535  = div5_valid;
     if (rst) begin
-      \$535  = 23'h000000;
+      \$535  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = div2_any;
+    \$536  = div5_sum;
     if (rst) begin
-      \$536  = 1'h0;
+      \$536  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = div2_len;
+    \$537  = div5_any;
     if (rst) begin
-      \$537  = 7'h00;
+      \$537  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = \$284 [32:0];
+    \$538  = div5_len;
     if (rst) begin
-      \$538  = 33'h000000000;
+      \$538  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = \$288 ;
+    \$539  = \$270 [32:0];
     if (rst) begin
-      \$539  = 32'd0;
+      \$539  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = div1_valid;
+    \$540  = \$274 ;
     if (rst) begin
-      \$540  = 1'h0;
+      \$540  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = div1_sum;
+    \$541  = div4_valid;
     if (rst) begin
-      \$541  = 23'h000000;
+      \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = div1_any;
+    \$542  = div4_sum;
     if (rst) begin
-      \$542  = 1'h0;
+      \$542  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = div1_len;
+    \$543  = div4_any;
     if (rst) begin
-      \$543  = 7'h00;
+      \$543  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = normalised_valid;
-    if (normalised_load) begin
-      \$544  = 1'h1;
-    end else if (normalised_pop) begin
-      \$544  = 1'h0;
-    end
+    \$544  = div4_len;
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = normalised_head;
-    if (normalised_load) begin
-      \$545  = \r_data$269 ;
-    end
+    \$545  = \$279 [32:0];
     if (rst) begin
-      \$545  = 26'h0000000;
+      \$545  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = \$signature__addr$56 ;
-    if (d_issue) begin
-      \$546  = \$289 [6:0];
-    end
+    \$546  = \$283 ;
     if (rst) begin
-      \$546  = 7'h00;
+      \$546  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d_count;
-    if (d_issue) begin
-      \$547  = \$293 [6:0];
-    end
+    \$547  = div3_valid;
     if (rst) begin
-      \$547  = 7'h00;
+      \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d1_valid;
-    if (ce) begin
-      \$548  = d_issue;
-    end
+    \$548  = div3_sum;
     if (rst) begin
-      \$548  = 1'h0;
+      \$548  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d1_last;
-    if (ce) begin
-      \$549  = \$296 ;
-    end
+    \$549  = div3_any;
     if (rst) begin
       \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d1_factor;
-    if (ce) begin
-      \$550  = normalised_head[17:0];
-    end
+    \$550  = div3_len;
     if (rst) begin
-      \$550  = 18'h00000;
+      \$550  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d1_any;
-    if (ce) begin
-      \$551  = normalised_head[18];
-    end
+    \$551  = \$288 [32:0];
     if (rst) begin
-      \$551  = 1'h0;
+      \$551  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d1b_e16_0;
-    if (ce) begin
-      \$552  = \$signature__data$275 [14:0];
-    end
+    \$552  = \$292 ;
     if (rst) begin
-      \$552  = 15'h0000;
+      \$552  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d1b_e16_1;
-    if (ce) begin
-      \$553  = \$signature__data$275 [29:15];
-    end
+    \$553  = div2_valid;
     if (rst) begin
-      \$553  = 15'h0000;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d1b_e16_2;
-    if (ce) begin
-      \$554  = \$signature__data$275 [44:30];
-    end
+    \$554  = div2_sum;
     if (rst) begin
-      \$554  = 15'h0000;
+      \$554  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d1b_e16_3;
-    if (ce) begin
-      \$555  = \$signature__data$275 [59:45];
-    end
+    \$555  = div2_any;
     if (rst) begin
-      \$555  = 15'h0000;
+      \$555  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d1b_valid;
-    if (ce) begin
-      \$556  = d1_valid;
-    end
+    \$556  = div2_len;
     if (rst) begin
-      \$556  = 1'h0;
+      \$556  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d1b_last;
-    if (ce) begin
-      \$557  = d1_last;
-    end
+    \$557  = \$297 [32:0];
     if (rst) begin
-      \$557  = 1'h0;
+      \$557  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d1b_factor;
-    if (ce) begin
-      \$558  = d1_factor;
-    end
+    \$558  = \$301 ;
     if (rst) begin
-      \$558  = 18'h00000;
+      \$558  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d1b_any;
-    if (ce) begin
-      \$559  = d1_any;
-    end
+    \$559  = div1_valid;
     if (rst) begin
       \$559  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d2_prod0;
-    if (ce) begin
-      \$560  = \$297 ;
-    end
+    \$560  = div1_sum;
     if (rst) begin
-      \$560  = 33'h000000000;
+      \$560  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d2_prod1;
-    if (ce) begin
-      \$561  = \$298 ;
-    end
+    \$561  = div1_any;
     if (rst) begin
-      \$561  = 33'h000000000;
+      \$561  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d2_prod2;
-    if (ce) begin
-      \$562  = \$299 ;
-    end
+    \$562  = div1_len;
     if (rst) begin
-      \$562  = 33'h000000000;
+      \$562  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d2_prod3;
-    if (ce) begin
-      \$563  = \$300 ;
+    \$563  = normalised_valid;
+    if (normalised_load) begin
+      \$563  = 1'h1;
+    end else if (normalised_pop) begin
+      \$563  = 1'h0;
     end
     if (rst) begin
-      \$563  = 33'h000000000;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2_valid;
-    if (ce) begin
-      \$564  = d1b_valid;
+    \$564  = normalised_head;
+    if (normalised_load) begin
+      \$564  = \r_data$277 ;
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$564  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2_last;
-    if (ce) begin
-      \$565  = d1b_last;
+    \$565  = \$signature__addr$58 ;
+    if (d_issue) begin
+      \$565  = \$302 [6:0];
     end
     if (rst) begin
-      \$565  = 1'h0;
+      \$565  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2_factor;
-    if (ce) begin
-      \$566  = d1b_factor;
+    \$566  = d_count;
+    if (d_issue) begin
+      \$566  = \$306 [6:0];
     end
     if (rst) begin
-      \$566  = 18'h00000;
+      \$566  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2_any;
+    \$567  = d1_valid;
     if (ce) begin
-      \$567  = d1b_any;
+      \$567  = d_issue;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3558,292 +3625,302 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d3_y0;
+    \$568  = d1_last;
     if (ce) begin
-      \$568  = \$305 [7:0];
+      \$568  = \$309 ;
     end
     if (rst) begin
-      \$568  = 8'h00;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d3_y1;
+    \$569  = d1_factor;
     if (ce) begin
-      \$569  = \$310 [7:0];
+      \$569  = normalised_head[17:0];
     end
     if (rst) begin
-      \$569  = 8'h00;
+      \$569  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d3_y2;
+    \$570  = d1_any;
     if (ce) begin
-      \$570  = \$315 [7:0];
+      \$570  = normalised_head[18];
     end
     if (rst) begin
-      \$570  = 8'h00;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d3_y3;
+    \$571  = d1b_e16_0;
     if (ce) begin
-      \$571  = \$320 [7:0];
+      \$571  = \$signature__data$283 [14:0];
     end
     if (rst) begin
-      \$571  = 8'h00;
+      \$571  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = o__valid;
+    \$572  = d1b_e16_1;
     if (ce) begin
-      \$572  = d2_valid;
+      \$572  = \$signature__data$283 [29:15];
     end
     if (rst) begin
-      \$572  = 1'h0;
+      \$572  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d3_last;
+    \$573  = d1b_e16_2;
     if (ce) begin
-      \$573  = d2_last;
+      \$573  = \$signature__data$283 [44:30];
     end
     if (rst) begin
-      \$573  = 1'h0;
+      \$573  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = 15'h0000;
-    casez (s4_rem0)
-      4'h0:
-          \$84  = 15'h7fff;
-      4'h1:
-          \$84  = 15'h7878;
-      4'h2:
-          \$84  = 15'h714c;
-      4'h3:
-          \$84  = 15'h6a7c;
-      4'h4:
-          \$84  = 15'h6408;
-      4'h5:
-          \$84  = 15'h5def;
-      4'h6:
-          \$84  = 15'h5833;
-      4'h7:
-          \$84  = 15'h52d2;
-      4'h8:
-          \$84  = 15'h4dcd;
-      4'h9:
-          \$84  = 15'h4924;
-      4'ha:
-          \$84  = 15'h44d7;
-      4'hb:
-          \$84  = 15'h40e5;
-    endcase
+    \$574  = d1b_e16_3;
+    if (ce) begin
+      \$574  = \$signature__data$283 [59:45];
+    end
+    if (rst) begin
+      \$574  = 15'h0000;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = 15'h0000;
-    casez (s4_rem0)
-      4'h0:
-          \$85  = 15'h7fff;
-      4'h1:
-          \$85  = 15'h7877;
-      4'h2:
-          \$85  = 15'h714b;
-      4'h3:
-          \$85  = 15'h6a7b;
-      4'h4:
-          \$85  = 15'h6407;
-      4'h5:
-          \$85  = 15'h5def;
-      4'h6:
-          \$85  = 15'h5832;
-      4'h7:
-          \$85  = 15'h52d2;
-      4'h8:
-          \$85  = 15'h4dcd;
-      4'h9:
-          \$85  = 15'h4924;
-      4'ha:
-          \$85  = 15'h44d6;
-      4'hb:
-          \$85  = 15'h40e4;
-    endcase
+    \$575  = d1b_valid;
+    if (ce) begin
+      \$575  = d1_valid;
+    end
+    if (rst) begin
+      \$575  = 1'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = 15'h0000;
-    casez (s4_rem1)
-      4'h0:
-          \$88  = 15'h7fff;
-      4'h1:
-          \$88  = 15'h7878;
-      4'h2:
-          \$88  = 15'h714c;
-      4'h3:
-          \$88  = 15'h6a7c;
-      4'h4:
-          \$88  = 15'h6408;
-      4'h5:
-          \$88  = 15'h5def;
-      4'h6:
-          \$88  = 15'h5833;
-      4'h7:
-          \$88  = 15'h52d2;
-      4'h8:
-          \$88  = 15'h4dcd;
-      4'h9:
-          \$88  = 15'h4924;
-      4'ha:
-          \$88  = 15'h44d7;
-      4'hb:
-          \$88  = 15'h40e5;
-    endcase
+    \$576  = d1b_last;
+    if (ce) begin
+      \$576  = d1_last;
+    end
+    if (rst) begin
+      \$576  = 1'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = 15'h0000;
-    casez (s4_rem1)
-      4'h0:
-          \$89  = 15'h7fff;
-      4'h1:
-          \$89  = 15'h7877;
-      4'h2:
-          \$89  = 15'h714b;
-      4'h3:
-          \$89  = 15'h6a7b;
-      4'h4:
-          \$89  = 15'h6407;
-      4'h5:
-          \$89  = 15'h5def;
-      4'h6:
-          \$89  = 15'h5832;
-      4'h7:
-          \$89  = 15'h52d2;
-      4'h8:
-          \$89  = 15'h4dcd;
-      4'h9:
-          \$89  = 15'h4924;
-      4'ha:
-          \$89  = 15'h44d6;
-      4'hb:
-          \$89  = 15'h40e4;
-    endcase
+    \$577  = d1b_factor;
+    if (ce) begin
+      \$577  = d1_factor;
+    end
+    if (rst) begin
+      \$577  = 18'h00000;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = 15'h0000;
-    casez (s4_rem2)
-      4'h0:
-          \$92  = 15'h7fff;
-      4'h1:
-          \$92  = 15'h7878;
-      4'h2:
-          \$92  = 15'h714c;
-      4'h3:
-          \$92  = 15'h6a7c;
-      4'h4:
-          \$92  = 15'h6408;
-      4'h5:
-          \$92  = 15'h5def;
-      4'h6:
-          \$92  = 15'h5833;
-      4'h7:
-          \$92  = 15'h52d2;
-      4'h8:
-          \$92  = 15'h4dcd;
-      4'h9:
-          \$92  = 15'h4924;
-      4'ha:
-          \$92  = 15'h44d7;
-      4'hb:
-          \$92  = 15'h40e5;
-    endcase
+    \$578  = d1b_any;
+    if (ce) begin
+      \$578  = d1_any;
+    end
+    if (rst) begin
+      \$578  = 1'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = 15'h0000;
-    casez (s4_rem2)
-      4'h0:
-          \$93  = 15'h7fff;
-      4'h1:
-          \$93  = 15'h7877;
-      4'h2:
-          \$93  = 15'h714b;
-      4'h3:
-          \$93  = 15'h6a7b;
-      4'h4:
-          \$93  = 15'h6407;
-      4'h5:
-          \$93  = 15'h5def;
-      4'h6:
-          \$93  = 15'h5832;
-      4'h7:
-          \$93  = 15'h52d2;
-      4'h8:
-          \$93  = 15'h4dcd;
-      4'h9:
-          \$93  = 15'h4924;
-      4'ha:
-          \$93  = 15'h44d6;
-      4'hb:
-          \$93  = 15'h40e4;
-    endcase
+    \$579  = d1b_keep;
+    if (ce) begin
+      \$579  = \$signature__data$283 [63:60];
+    end
+    if (rst) begin
+      \$579  = 4'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = 15'h0000;
-    casez (s4_rem3)
-      4'h0:
-          \$96  = 15'h7fff;
-      4'h1:
-          \$96  = 15'h7878;
-      4'h2:
-          \$96  = 15'h714c;
-      4'h3:
-          \$96  = 15'h6a7c;
-      4'h4:
-          \$96  = 15'h6408;
-      4'h5:
-          \$96  = 15'h5def;
-      4'h6:
-          \$96  = 15'h5833;
-      4'h7:
-          \$96  = 15'h52d2;
-      4'h8:
-          \$96  = 15'h4dcd;
-      4'h9:
-          \$96  = 15'h4924;
-      4'ha:
-          \$96  = 15'h44d7;
-      4'hb:
-          \$96  = 15'h40e5;
-    endcase
+    \$580  = d2_prod0;
+    if (ce) begin
+      \$580  = \$310 ;
+    end
+    if (rst) begin
+      \$580  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = d2_prod1;
+    if (ce) begin
+      \$581  = \$311 ;
+    end
+    if (rst) begin
+      \$581  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = d2_prod2;
+    if (ce) begin
+      \$582  = \$312 ;
+    end
+    if (rst) begin
+      \$582  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = d2_prod3;
+    if (ce) begin
+      \$583  = \$313 ;
+    end
+    if (rst) begin
+      \$583  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = d2_valid;
+    if (ce) begin
+      \$584  = d1b_valid;
+    end
+    if (rst) begin
+      \$584  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = d2_last;
+    if (ce) begin
+      \$585  = d1b_last;
+    end
+    if (rst) begin
+      \$585  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = d2_factor;
+    if (ce) begin
+      \$586  = d1b_factor;
+    end
+    if (rst) begin
+      \$586  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = d2_any;
+    if (ce) begin
+      \$587  = d1b_any;
+    end
+    if (rst) begin
+      \$587  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = d2_keep;
+    if (ce) begin
+      \$588  = d1b_keep;
+    end
+    if (rst) begin
+      \$588  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = d3_y0;
+    if (ce) begin
+      \$589  = \$318 [7:0];
+    end
+    if (rst) begin
+      \$589  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = d3_y1;
+    if (ce) begin
+      \$590  = \$323 [7:0];
+    end
+    if (rst) begin
+      \$590  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = d3_y2;
+    if (ce) begin
+      \$591  = \$328 [7:0];
+    end
+    if (rst) begin
+      \$591  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = d3_y3;
+    if (ce) begin
+      \$592  = \$333 [7:0];
+    end
+    if (rst) begin
+      \$592  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = o__valid;
+    if (ce) begin
+      \$593  = d2_valid;
+    end
+    if (rst) begin
+      \$593  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = d3_last;
+    if (ce) begin
+      \$594  = d2_last;
+    end
+    if (rst) begin
+      \$594  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = d3_keep;
+    if (ce) begin
+      \$595  = d2_keep;
+    end
+    if (rst) begin
+      \$595  = 4'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$97  = 15'h0000;
-    casez (s4_rem3)
+    casez (s4_rem0)
       4'h0:
           \$97  = 15'h7fff;
       4'h1:
-          \$97  = 15'h7877;
+          \$97  = 15'h7878;
       4'h2:
-          \$97  = 15'h714b;
+          \$97  = 15'h714c;
       4'h3:
-          \$97  = 15'h6a7b;
+          \$97  = 15'h6a7c;
       4'h4:
-          \$97  = 15'h6407;
+          \$97  = 15'h6408;
       4'h5:
           \$97  = 15'h5def;
       4'h6:
-          \$97  = 15'h5832;
+          \$97  = 15'h5833;
       4'h7:
           \$97  = 15'h52d2;
       4'h8:
@@ -3851,370 +3928,448 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
       4'h9:
           \$97  = 15'h4924;
       4'ha:
-          \$97  = 15'h44d6;
+          \$97  = 15'h44d7;
       4'hb:
-          \$97  = 15'h40e4;
+          \$97  = 15'h40e5;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = \$signature__addr ;
+    \$98  = 15'h0000;
+    casez (s4_rem0)
+      4'h0:
+          \$98  = 15'h7fff;
+      4'h1:
+          \$98  = 15'h7877;
+      4'h2:
+          \$98  = 15'h714b;
+      4'h3:
+          \$98  = 15'h6a7b;
+      4'h4:
+          \$98  = 15'h6407;
+      4'h5:
+          \$98  = 15'h5def;
+      4'h6:
+          \$98  = 15'h5832;
+      4'h7:
+          \$98  = 15'h52d2;
+      4'h8:
+          \$98  = 15'h4dcd;
+      4'h9:
+          \$98  = 15'h4924;
+      4'ha:
+          \$98  = 15'h44d6;
+      4'hb:
+          \$98  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = 15'h0000;
+    casez (s4_rem1)
+      4'h0:
+          \$101  = 15'h7fff;
+      4'h1:
+          \$101  = 15'h7878;
+      4'h2:
+          \$101  = 15'h714c;
+      4'h3:
+          \$101  = 15'h6a7c;
+      4'h4:
+          \$101  = 15'h6408;
+      4'h5:
+          \$101  = 15'h5def;
+      4'h6:
+          \$101  = 15'h5833;
+      4'h7:
+          \$101  = 15'h52d2;
+      4'h8:
+          \$101  = 15'h4dcd;
+      4'h9:
+          \$101  = 15'h4924;
+      4'ha:
+          \$101  = 15'h44d7;
+      4'hb:
+          \$101  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = 15'h0000;
+    casez (s4_rem1)
+      4'h0:
+          \$102  = 15'h7fff;
+      4'h1:
+          \$102  = 15'h7877;
+      4'h2:
+          \$102  = 15'h714b;
+      4'h3:
+          \$102  = 15'h6a7b;
+      4'h4:
+          \$102  = 15'h6407;
+      4'h5:
+          \$102  = 15'h5def;
+      4'h6:
+          \$102  = 15'h5832;
+      4'h7:
+          \$102  = 15'h52d2;
+      4'h8:
+          \$102  = 15'h4dcd;
+      4'h9:
+          \$102  = 15'h4924;
+      4'ha:
+          \$102  = 15'h44d6;
+      4'hb:
+          \$102  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = 15'h0000;
+    casez (s4_rem2)
+      4'h0:
+          \$105  = 15'h7fff;
+      4'h1:
+          \$105  = 15'h7878;
+      4'h2:
+          \$105  = 15'h714c;
+      4'h3:
+          \$105  = 15'h6a7c;
+      4'h4:
+          \$105  = 15'h6408;
+      4'h5:
+          \$105  = 15'h5def;
+      4'h6:
+          \$105  = 15'h5833;
+      4'h7:
+          \$105  = 15'h52d2;
+      4'h8:
+          \$105  = 15'h4dcd;
+      4'h9:
+          \$105  = 15'h4924;
+      4'ha:
+          \$105  = 15'h44d7;
+      4'hb:
+          \$105  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = 15'h0000;
+    casez (s4_rem2)
+      4'h0:
+          \$106  = 15'h7fff;
+      4'h1:
+          \$106  = 15'h7877;
+      4'h2:
+          \$106  = 15'h714b;
+      4'h3:
+          \$106  = 15'h6a7b;
+      4'h4:
+          \$106  = 15'h6407;
+      4'h5:
+          \$106  = 15'h5def;
+      4'h6:
+          \$106  = 15'h5832;
+      4'h7:
+          \$106  = 15'h52d2;
+      4'h8:
+          \$106  = 15'h4dcd;
+      4'h9:
+          \$106  = 15'h4924;
+      4'ha:
+          \$106  = 15'h44d6;
+      4'hb:
+          \$106  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = 15'h0000;
+    casez (s4_rem3)
+      4'h0:
+          \$109  = 15'h7fff;
+      4'h1:
+          \$109  = 15'h7878;
+      4'h2:
+          \$109  = 15'h714c;
+      4'h3:
+          \$109  = 15'h6a7c;
+      4'h4:
+          \$109  = 15'h6408;
+      4'h5:
+          \$109  = 15'h5def;
+      4'h6:
+          \$109  = 15'h5833;
+      4'h7:
+          \$109  = 15'h52d2;
+      4'h8:
+          \$109  = 15'h4dcd;
+      4'h9:
+          \$109  = 15'h4924;
+      4'ha:
+          \$109  = 15'h44d7;
+      4'hb:
+          \$109  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = 15'h0000;
+    casez (s4_rem3)
+      4'h0:
+          \$110  = 15'h7fff;
+      4'h1:
+          \$110  = 15'h7877;
+      4'h2:
+          \$110  = 15'h714b;
+      4'h3:
+          \$110  = 15'h6a7b;
+      4'h4:
+          \$110  = 15'h6407;
+      4'h5:
+          \$110  = 15'h5def;
+      4'h6:
+          \$110  = 15'h5832;
+      4'h7:
+          \$110  = 15'h52d2;
+      4'h8:
+          \$110  = 15'h4dcd;
+      4'h9:
+          \$110  = 15'h4924;
+      4'ha:
+          \$110  = 15'h44d6;
+      4'hb:
+          \$110  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = \$signature__addr ;
     if (\$signal ) begin
-      \$321  = \$16 [6:0];
+      \$334  = \$22 [6:0];
     end
     if (rst) begin
-      \$321  = 7'h00;
+      \$334  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = \$18 [7:0];
+    \$335  = \$24 [7:0];
     if (rst) begin
-      \$322  = 8'h00;
+      \$335  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = length;
+    \$336  = length;
     if (\$signal ) begin
-      \$323  = \$20 [6:0];
+      \$336  = \$26 [6:0];
     end
     if (rst) begin
-      \$323  = 7'h00;
+      \$336  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = \$21 ;
-    if (rst) begin
-      \$324  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = \$22 ;
-    if (rst) begin
-      \$325  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = \$23 ;
-    if (rst) begin
-      \$326  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = \$24 ;
-    if (rst) begin
-      \$327  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = \$signal ;
-    if (rst) begin
-      \$328  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = i__payload[36];
-    if (rst) begin
-      \$329  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = \$25 ;
-    if (rst) begin
-      \$330  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = \$27 ;
-    if (rst) begin
-      \$331  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = \$29 ;
-    if (rst) begin
-      \$332  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = \$31 ;
-    if (rst) begin
-      \$333  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$33 ;
-    if (rst) begin
-      \$334  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = i1_valid;
-    if (rst) begin
-      \$335  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = i1_last;
-    if (rst) begin
-      \$336  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = i1_len;
+    \$337  = \$27 ;
     if (rst) begin
       \$337  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = i1_any;
+    \$338  = \$28 ;
     if (rst) begin
-      \$338  = 1'h0;
+      \$338  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = i_tree0_valid;
+    \$339  = \$29 ;
     if (rst) begin
-      \$339  = 1'h0;
+      \$339  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = i_tree0_last;
+    \$340  = \$30 ;
     if (rst) begin
-      \$340  = 1'h0;
+      \$340  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = i_tree0_len;
+    \$341  = \$signal ;
     if (rst) begin
-      \$341  = 8'h00;
+      \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = i_tree0_any;
+    \$342  = i__payload[40];
     if (rst) begin
       \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = run_max;
-    if (i_tree1_valid) begin
-      \$343  = \$38 ;
-    end
+    \$343  = \$31 ;
     if (rst) begin
       \$343  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = run_any;
-    if (i_tree1_valid) begin
-      \$344  = \$40 ;
-    end
+    \$344  = \$32 ;
     if (rst) begin
       \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = ingested_valid;
-    if (ingested_load) begin
-      \$345  = 1'h1;
-    end else if (ingested_pop) begin
-      \$345  = 1'h0;
-    end
+    \$345  = \$34 ;
     if (rst) begin
-      \$345  = 1'h0;
+      \$345  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = ingested_head;
-    if (ingested_load) begin
-      \$346  = r_data;
-    end
+    \$346  = \$36 ;
     if (rst) begin
-      \$346  = 16'h0000;
+      \$346  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = lr__addr;
-    if (s_issue) begin
-      \$347  = \$41 [6:0];
-    end
+    \$347  = \$38 ;
     if (rst) begin
-      \$347  = 7'h00;
+      \$347  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = s_count;
-    if (s_issue) begin
-      \$348  = \$45 [6:0];
-    end
+    \$348  = i1_valid;
     if (rst) begin
-      \$348  = 7'h00;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = \$47 [7:0];
+    \$349  = i1_last;
     if (rst) begin
-      \$349  = 8'h00;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = s_issue;
+    \$350  = i1_len;
     if (rst) begin
-      \$350  = 1'h0;
+      \$350  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = \$50 ;
+    \$351  = i1_any;
     if (rst) begin
       \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = ingested_head[7:0];
+    \$352  = i_tree0_valid;
     if (rst) begin
-      \$352  = 8'h00;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = ingested_head[8];
+    \$353  = i_tree0_last;
     if (rst) begin
       \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = ingested_head[15:9];
+    \$354  = i_tree0_len;
     if (rst) begin
-      \$354  = 7'h00;
+      \$354  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = lr__data;
+    \$355  = i_tree0_any;
     if (rst) begin
-      \$355  = 36'h000000000;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = s1_valid;
+    \$356  = run_max;
+    if (i_tree1_valid) begin
+      \$356  = \$43 ;
+    end
     if (rst) begin
-      \$356  = 1'h0;
+      \$356  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = s1_last;
+    \$357  = run_any;
+    if (i_tree1_valid) begin
+      \$357  = \$45 ;
+    end
     if (rst) begin
       \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = s1_max;
+    \$358  = ingested_valid;
+    if (ingested_load) begin
+      \$358  = 1'h1;
+    end else if (ingested_pop) begin
+      \$358  = 1'h0;
+    end
     if (rst) begin
-      \$358  = 8'h00;
+      \$358  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = s1_any;
-    if (rst) begin
-      \$359  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = s1_len;
-    if (rst) begin
-      \$360  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = s1b_logits[35:32];
-    if (rst) begin
-      \$361  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = \$54 ;
-    if (rst) begin
-      \$362  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = \$58 ;
-    if (rst) begin
-      \$363  = 9'h000;
-    end
-  end
-  assign \$signal$5  = \$signature__addr ;
+  assign \$signal$7  = \$signature__addr ;
   assign \$signature__en  = \$signal ;
   assign r_en = ingested_load;
   assign l_rptr = lr__addr;
   assign lr__en = 1'h1;
-  assign \$signal$31  = \$signature__addr$30 ;
-  assign s6_valid = \$signature__en$32 ;
-  assign div0_valid = \w_en$39 ;
-  assign \r_en$52  = normalised_load;
-  assign e_rptr = \$signature__addr$56 ;
-  assign \$signature__en$58  = ce;
+  assign \$signal$32  = \$signature__addr$31 ;
+  assign s6_valid = \$signature__en$33 ;
+  assign div0_valid = \w_en$41 ;
+  assign \r_en$54  = normalised_load;
+  assign e_rptr = \$signature__addr$58 ;
+  assign \$signature__en$60  = ce;
   assign d3_valid = o__valid;
+  assign \i__payload.data  = i__payload[31:0];
+  assign \i__payload.data[0]  = i__payload[7:0];
+  assign \i__payload.data[1]  = i__payload[15:8];
+  assign \i__payload.data[2]  = i__payload[23:16];
+  assign \i__payload.data[3]  = i__payload[31:24];
+  assign \i__payload.keep  = i__payload[35:32];
+  assign \i__payload.mask  = i__payload[39:36];
+  assign \i__payload.last  = i__payload[40];
   assign \$signature__data.data  = \$signature__data [31:0];
   assign \$signature__data.data[0]  = \$signature__data [7:0];
   assign \$signature__data.data[1]  = \$signature__data [15:8];
   assign \$signature__data.data[2]  = \$signature__data [23:16];
   assign \$signature__data.data[3]  = \$signature__data [31:24];
   assign \$signature__data.mask  = \$signature__data [35:32];
-  assign \i__payload.data  = i__payload[31:0];
-  assign \i__payload.data[0]  = i__payload[7:0];
-  assign \i__payload.data[1]  = i__payload[15:8];
-  assign \i__payload.data[2]  = i__payload[23:16];
-  assign \i__payload.data[3]  = i__payload[31:24];
-  assign \i__payload.mask  = i__payload[35:32];
-  assign \i__payload.last  = i__payload[36];
   assign \ingested_head.max  = ingested_head[7:0];
   assign \ingested_head.any  = ingested_head[8];
   assign \ingested_head.len  = ingested_head[15:9];
-  assign \$signature__data$34[0]  = \$signature__data$34 [14:0];
-  assign \$signature__data$34[1]  = \$signature__data$34 [29:15];
-  assign \$signature__data$34[2]  = \$signature__data$34 [44:30];
-  assign \$signature__data$34[3]  = \$signature__data$34 [59:45];
+  assign \$signature__data$35.e16  = \$signature__data$35 [59:0];
+  assign \$signature__data$35.e16[0]  = \$signature__data$35 [14:0];
+  assign \$signature__data$35.e16[1]  = \$signature__data$35 [29:15];
+  assign \$signature__data$35.e16[2]  = \$signature__data$35 [44:30];
+  assign \$signature__data$35.e16[3]  = \$signature__data$35 [59:45];
+  assign \$signature__data$35.keep  = \$signature__data$35 [63:60];
   assign \normalised_head.factor  = normalised_head[17:0];
   assign \normalised_head.any  = normalised_head[18];
   assign \normalised_head.len  = normalised_head[25:19];
@@ -4223,7 +4378,8 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
-  assign \o__payload.last  = o__payload[32];
+  assign \o__payload.keep  = o__payload[35:32];
+  assign \o__payload.last  = o__payload[36];
   assign \s1b_logits.data  = s1b_logits[31:0];
   assign \s1b_logits.data[0]  = s1b_logits[7:0];
   assign \s1b_logits.data[1]  = s1b_logits[15:8];
@@ -4236,116 +4392,123 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \lr__data.data[2]  = lr__data[23:16];
   assign \lr__data.data[3]  = lr__data[31:24];
   assign \lr__data.mask  = lr__data[35:32];
-  assign \$signature__data$275[0]  = \$signature__data$275 [14:0];
-  assign \$signature__data$275[1]  = \$signature__data$275 [29:15];
-  assign \$signature__data$275[2]  = \$signature__data$275 [44:30];
-  assign \$signature__data$275[3]  = \$signature__data$275 [59:45];
+  assign \$signature__data$283.e16  = \$signature__data$283 [59:0];
+  assign \$signature__data$283.e16[0]  = \$signature__data$283 [14:0];
+  assign \$signature__data$283.e16[1]  = \$signature__data$283 [29:15];
+  assign \$signature__data$283.e16[2]  = \$signature__data$283 [44:30];
+  assign \$signature__data$283.e16[3]  = \$signature__data$283 [59:45];
+  assign \$signature__data$283.keep  = \$signature__data$283 [63:60];
   assign o__payload[31:24] = d3_y3;
   assign o__payload[23:16] = d3_y2;
   assign o__payload[15:8] = d3_y1;
   assign o__payload[7:0] = d3_y0;
-  assign o__payload[32] = d3_last;
-  assign \w_data$41 [25:19] = div0_len;
-  assign \w_data$41 [18] = div0_any;
-  assign \w_data$41 [17:0] = div0_quotient[17:0];
-  assign \$signature__data$34 [59:45] = s6_e16_3;
-  assign \$signature__data$34 [44:30] = s6_e16_2;
-  assign \$signature__data$34 [29:15] = s6_e16_1;
-  assign \$signature__data$34 [14:0] = s6_e16_0;
+  assign o__payload[35:32] = d3_keep;
+  assign o__payload[36] = d3_last;
+  assign \w_data$43 [25:19] = div0_len;
+  assign \w_data$43 [18] = div0_any;
+  assign \w_data$43 [17:0] = div0_quotient[17:0];
+  assign \$signature__data$35 [59:45] = s6_e16_3;
+  assign \$signature__data$35 [44:30] = s6_e16_2;
+  assign \$signature__data$35 [29:15] = s6_e16_1;
+  assign \$signature__data$35 [14:0] = s6_e16_0;
+  assign \$signature__data$35 [63:60] = s6_keep;
   assign w_data[15:9] = i_tree1_len[6:0];
-  assign w_data[8] = \$5 ;
-  assign w_data[7:0] = \$4 ;
-  assign \$signature__data [35:32] = i__payload[35:32];
-  assign \$signature__data [31:0] = i__payload[31:0];
-  assign \$68  = { 11'h000, \$67 [16:11] };
-  assign \$70  = { 11'h000, \$69 [16:11] };
-  assign \$72  = { 11'h000, \$71 [16:11] };
-  assign \$74  = { 11'h000, \$73 [16:11] };
-  assign \$100  = { 1'h0, \$99 [31:1] };
-  assign \$105  = { 1'h0, \$104 [31:1] };
-  assign \$110  = { 1'h0, \$109 [31:1] };
-  assign \$115  = { 1'h0, \$114 [31:1] };
-  assign \$127  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$129  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$132  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$134  = { 14'h0000, \$133 , 17'h00000 };
-  assign \$135  = \$134 ;
-  assign \$136  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$138  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$141  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$143  = { 15'h0000, \$142 , 16'h0000 };
-  assign \$145  = { div16_sum, 15'h0000 };
-  assign \$147  = { div16_sum, 15'h0000 };
-  assign \$150  = { div16_sum, 15'h0000 };
-  assign \$152  = { \$151 , 15'h0000 };
-  assign \$154  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$156  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$159  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$161  = { 1'h0, \$160 , 14'h0000 };
-  assign \$163  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$165  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$168  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$170  = { 2'h0, \$169 , 13'h0000 };
-  assign \$172  = { 3'h0, div13_sum, 12'h000 };
-  assign \$174  = { 3'h0, div13_sum, 12'h000 };
-  assign \$177  = { 3'h0, div13_sum, 12'h000 };
-  assign \$179  = { 3'h0, \$178 , 12'h000 };
-  assign \$181  = { 4'h0, div12_sum, 11'h000 };
-  assign \$183  = { 4'h0, div12_sum, 11'h000 };
-  assign \$186  = { 4'h0, div12_sum, 11'h000 };
-  assign \$188  = { 4'h0, \$187 , 11'h000 };
-  assign \$190  = { 5'h00, div11_sum, 10'h000 };
-  assign \$192  = { 5'h00, div11_sum, 10'h000 };
-  assign \$195  = { 5'h00, div11_sum, 10'h000 };
-  assign \$197  = { 5'h00, \$196 , 10'h000 };
-  assign \$199  = { 6'h00, div10_sum, 9'h000 };
-  assign \$201  = { 6'h00, div10_sum, 9'h000 };
-  assign \$204  = { 6'h00, div10_sum, 9'h000 };
-  assign \$206  = { 6'h00, \$205 , 9'h000 };
-  assign \$208  = { 7'h00, div9_sum, 8'h00 };
-  assign \$210  = { 7'h00, div9_sum, 8'h00 };
-  assign \$213  = { 7'h00, div9_sum, 8'h00 };
-  assign \$215  = { 7'h00, \$214 , 8'h00 };
-  assign \$217  = { div8_sum, 7'h00 };
-  assign \$219  = { div8_sum, 7'h00 };
-  assign \$222  = { div8_sum, 7'h00 };
-  assign \$224  = { \$223 , 7'h00 };
-  assign \$226  = { 1'h0, div7_sum, 6'h00 };
-  assign \$228  = { 1'h0, div7_sum, 6'h00 };
-  assign \$231  = { 1'h0, div7_sum, 6'h00 };
-  assign \$233  = { 1'h0, \$232 , 6'h00 };
-  assign \$235  = { 2'h0, div6_sum, 5'h00 };
-  assign \$237  = { 2'h0, div6_sum, 5'h00 };
-  assign \$240  = { 2'h0, div6_sum, 5'h00 };
-  assign \$242  = { 2'h0, \$241 , 5'h00 };
-  assign \$244  = { 3'h0, div5_sum, 4'h0 };
-  assign \$246  = { 3'h0, div5_sum, 4'h0 };
-  assign \$249  = { 3'h0, div5_sum, 4'h0 };
-  assign \$251  = { 3'h0, \$250 , 4'h0 };
-  assign \$253  = { div4_sum, 3'h0 };
-  assign \$255  = { div4_sum, 3'h0 };
-  assign \$258  = { div4_sum, 3'h0 };
-  assign \$260  = { \$259 , 3'h0 };
-  assign \$262  = { 1'h0, div3_sum, 2'h0 };
-  assign \$264  = { 1'h0, div3_sum, 2'h0 };
-  assign \$267  = { 1'h0, div3_sum, 2'h0 };
-  assign \$269  = { 1'h0, \$268 , 2'h0 };
-  assign \$271  = { div2_sum, 1'h0 };
-  assign \$273  = { div2_sum, 1'h0 };
-  assign \$276  = { div2_sum, 1'h0 };
-  assign \$278  = { \$277 , 1'h0 };
-  assign \$280  = { 1'h0, div1_sum };
-  assign \$282  = { 1'h0, div1_sum };
-  assign \$285  = { 1'h0, div1_sum };
-  assign \$287  = { 1'h0, \$286  };
-  assign \$301  = { 24'h000000, d2_prod0[32:24] };
-  assign \$303  = { 24'h000000, d2_prod0[32:24] };
-  assign \$306  = { 24'h000000, d2_prod1[32:24] };
-  assign \$308  = { 24'h000000, d2_prod1[32:24] };
-  assign \$311  = { 24'h000000, d2_prod2[32:24] };
-  assign \$313  = { 24'h000000, d2_prod2[32:24] };
-  assign \$316  = { 24'h000000, d2_prod3[32:24] };
-  assign \$318  = { 24'h000000, d2_prod3[32:24] };
+  assign w_data[8] = \$11 ;
+  assign w_data[7:0] = \$10 ;
+  assign \$signature__data [31:24] = { i__payload[31:25], \$6  };
+  assign \$signature__data [23:16] = { i__payload[23:17], \$5  };
+  assign \$signature__data [15:8] = { i__payload[15:9], \$4  };
+  assign \$signature__data [7:0] = { i__payload[7:1], \$3  };
+  assign \$signature__data [35:32] = \$2 ;
+  assign \$81  = { 11'h000, \$80 [16:11] };
+  assign \$83  = { 11'h000, \$82 [16:11] };
+  assign \$85  = { 11'h000, \$84 [16:11] };
+  assign \$87  = { 11'h000, \$86 [16:11] };
+  assign \$113  = { 1'h0, \$112 [31:1] };
+  assign \$118  = { 1'h0, \$117 [31:1] };
+  assign \$123  = { 1'h0, \$122 [31:1] };
+  assign \$128  = { 1'h0, \$127 [31:1] };
+  assign \$140  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$142  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$145  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$147  = { 14'h0000, \$146 , 17'h00000 };
+  assign \$148  = \$147 ;
+  assign \$149  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$151  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$154  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$156  = { 15'h0000, \$155 , 16'h0000 };
+  assign \$158  = { div16_sum, 15'h0000 };
+  assign \$160  = { div16_sum, 15'h0000 };
+  assign \$163  = { div16_sum, 15'h0000 };
+  assign \$165  = { \$164 , 15'h0000 };
+  assign \$167  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$169  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$172  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$174  = { 1'h0, \$173 , 14'h0000 };
+  assign \$176  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$178  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$181  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$183  = { 2'h0, \$182 , 13'h0000 };
+  assign \$185  = { 3'h0, div13_sum, 12'h000 };
+  assign \$187  = { 3'h0, div13_sum, 12'h000 };
+  assign \$190  = { 3'h0, div13_sum, 12'h000 };
+  assign \$192  = { 3'h0, \$191 , 12'h000 };
+  assign \$194  = { 4'h0, div12_sum, 11'h000 };
+  assign \$196  = { 4'h0, div12_sum, 11'h000 };
+  assign \$199  = { 4'h0, div12_sum, 11'h000 };
+  assign \$201  = { 4'h0, \$200 , 11'h000 };
+  assign \$203  = { 5'h00, div11_sum, 10'h000 };
+  assign \$205  = { 5'h00, div11_sum, 10'h000 };
+  assign \$208  = { 5'h00, div11_sum, 10'h000 };
+  assign \$210  = { 5'h00, \$209 , 10'h000 };
+  assign \$212  = { 6'h00, div10_sum, 9'h000 };
+  assign \$214  = { 6'h00, div10_sum, 9'h000 };
+  assign \$217  = { 6'h00, div10_sum, 9'h000 };
+  assign \$219  = { 6'h00, \$218 , 9'h000 };
+  assign \$221  = { 7'h00, div9_sum, 8'h00 };
+  assign \$223  = { 7'h00, div9_sum, 8'h00 };
+  assign \$226  = { 7'h00, div9_sum, 8'h00 };
+  assign \$228  = { 7'h00, \$227 , 8'h00 };
+  assign \$230  = { div8_sum, 7'h00 };
+  assign \$232  = { div8_sum, 7'h00 };
+  assign \$235  = { div8_sum, 7'h00 };
+  assign \$237  = { \$236 , 7'h00 };
+  assign \$239  = { 1'h0, div7_sum, 6'h00 };
+  assign \$241  = { 1'h0, div7_sum, 6'h00 };
+  assign \$244  = { 1'h0, div7_sum, 6'h00 };
+  assign \$246  = { 1'h0, \$245 , 6'h00 };
+  assign \$248  = { 2'h0, div6_sum, 5'h00 };
+  assign \$250  = { 2'h0, div6_sum, 5'h00 };
+  assign \$253  = { 2'h0, div6_sum, 5'h00 };
+  assign \$255  = { 2'h0, \$254 , 5'h00 };
+  assign \$257  = { 3'h0, div5_sum, 4'h0 };
+  assign \$259  = { 3'h0, div5_sum, 4'h0 };
+  assign \$262  = { 3'h0, div5_sum, 4'h0 };
+  assign \$264  = { 3'h0, \$263 , 4'h0 };
+  assign \$266  = { div4_sum, 3'h0 };
+  assign \$268  = { div4_sum, 3'h0 };
+  assign \$271  = { div4_sum, 3'h0 };
+  assign \$273  = { \$272 , 3'h0 };
+  assign \$275  = { 1'h0, div3_sum, 2'h0 };
+  assign \$277  = { 1'h0, div3_sum, 2'h0 };
+  assign \$280  = { 1'h0, div3_sum, 2'h0 };
+  assign \$282  = { 1'h0, \$281 , 2'h0 };
+  assign \$284  = { div2_sum, 1'h0 };
+  assign \$286  = { div2_sum, 1'h0 };
+  assign \$289  = { div2_sum, 1'h0 };
+  assign \$291  = { \$290 , 1'h0 };
+  assign \$293  = { 1'h0, div1_sum };
+  assign \$295  = { 1'h0, div1_sum };
+  assign \$298  = { 1'h0, div1_sum };
+  assign \$300  = { 1'h0, \$299  };
+  assign \$314  = { 24'h000000, d2_prod0[32:24] };
+  assign \$316  = { 24'h000000, d2_prod0[32:24] };
+  assign \$319  = { 24'h000000, d2_prod1[32:24] };
+  assign \$321  = { 24'h000000, d2_prod1[32:24] };
+  assign \$324  = { 24'h000000, d2_prod2[32:24] };
+  assign \$326  = { 24'h000000, d2_prod2[32:24] };
+  assign \$329  = { 24'h000000, d2_prod3[32:24] };
+  assign \$331  = { 24'h000000, d2_prod3[32:24] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -86,21 +86,28 @@ def to_signed(words: Sequence[int], width: int) -> list[int]:
     return [w - full if w & sign else w for w in words]
 
 
+def _endpoint(kind, dut, prefix, lane_width):
+    bus = AxiStreamBus.from_prefix(dut, prefix)
+    # cocotbext-axi takes the byte size from tkeep when the bus has one (one tkeep bit per frame
+    # item): our tkeep is lane-granular, so its "bytes" are lanes.
+    byte_size = None if hasattr(bus, "tkeep") else lane_width
+    endpoint = kind(bus, dut.aclk, dut.aresetn, reset_active_level=False, byte_size=byte_size)
+    if endpoint.byte_size != lane_width:
+        raise ValueError(f"{prefix}: tkeep has {endpoint.byte_lanes} bits, so its lanes are "
+                         f"{endpoint.byte_size} bits, not {lane_width}")
+    endpoint.log.setLevel(logging.WARNING)  # cocotbext-axi logs every frame's repr at INFO
+    return endpoint
+
+
 def stream_source(dut, prefix: str, lane_width: int) -> AxiStreamSource:
     """A quiet AXI4-Stream source on ``<prefix>_*`` (e.g. ``s_axis_w`` for a weight stream) whose
-    frame items are ``lane_width``-bit lane words."""
-    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), dut.aclk, dut.aresetn,
-                             reset_active_level=False, byte_size=lane_width)
-    source.log.setLevel(logging.WARNING)  # cocotbext-axi logs every frame's repr at INFO
-    return source
+    frame items are ``lane_width``-bit lane words (with a tkeep, one tkeep bit per lane)."""
+    return _endpoint(AxiStreamSource, dut, prefix, lane_width)
 
 
 def stream_sink(dut, prefix: str, lane_width: int) -> AxiStreamSink:
     """A quiet AXI4-Stream sink on ``<prefix>_*`` with ``lane_width``-bit frame items."""
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.aclk, dut.aresetn,
-                         reset_active_level=False, byte_size=lane_width)
-    sink.log.setLevel(logging.WARNING)
-    return sink
+    return _endpoint(AxiStreamSink, dut, prefix, lane_width)
 
 
 @dataclass
@@ -179,12 +186,16 @@ class AxisTB:
 
     # -- stimulus --------------------------------------------------------------------------------
     def send_vectors(self, frames: Sequence[Sequence[int]],
-                     masks: Sequence[Sequence[bool]] | None = None) -> None:
+                     masks: Sequence[Sequence[bool]] | None = None,
+                     keeps: Sequence[Sequence[bool]] | None = None) -> None:
         """Queue frames (lane values, len a multiple of ``lanes``); tlast marks each frame's last
         beat.
 
-        ``masks`` (per element, optional) go out on tuser, one bit per lane (lane 0 in bit 0).
+        ``masks`` (per element, optional) go out on tuser, one bit per lane (lane 0 in bit 0);
+        ``keeps`` (per element, optional; default all true) on tkeep, one bit per lane.
         """
+        if keeps is not None and not hasattr(self.source.bus, "tkeep"):
+            raise ValueError("keeps given, but s_axis has no tkeep")
         lo, hi = ((-(1 << (self.in_width - 1)), 1 << (self.in_width - 1)) if self.signed
                   else (0, 1 << self.in_width))
         for n, frame in enumerate(frames):
@@ -200,13 +211,18 @@ class AxisTB:
                          for i in range(0, len(frame), self.lanes)]
                 # the beat's word per lane
                 tuser = [words[i // self.lanes] for i in range(len(frame))]
-            self.source.send_nowait(AxiStreamFrame(to_unsigned(frame, self.in_width), tuser=tuser))
+            tkeep = None if keeps is None else [int(bool(b)) for b in keeps[n]]
+            self.source.send_nowait(AxiStreamFrame(to_unsigned(frame, self.in_width),
+                                                   tkeep=tkeep, tuser=tuser))
 
     # -- checking --------------------------------------------------------------------------------
     async def expect_vectors(self, expected: Sequence[Sequence[int]],
                              inputs: Sequence[Sequence[int]] | None = None,
-                             timeout_cycles: int | None = None) -> list[AxiStreamFrame]:
-        """Receive exactly ``len(expected)`` frames in order and compare them element by element.
+                             timeout_cycles: int | None = None,
+                             keeps: Sequence[Sequence[bool]] | None = None
+                             ) -> list[AxiStreamFrame]:
+        """Receive exactly ``len(expected)`` frames in order and compare them element by element;
+        with a tkeep on m_axis, its bits too (``keeps`` per element; default all ones).
 
         Frame boundaries come from tlast, so a lost/duplicated/reordered beat or a missing tlast
         shows up as a value or length mismatch. Fails on the first mismatch with its frame,
@@ -218,7 +234,7 @@ class AxisTB:
 
         async def receive() -> None:
             for _ in expected:
-                got.append(await self.sink.recv())
+                got.append(await self.sink.recv(compact=False))  # lanes with tkeep low too
 
         timed_out = False
         try:
@@ -230,6 +246,13 @@ class AxisTB:
         for n, (frame, exp) in enumerate(zip(got, expected)):
             words = list(frame.tdata)
             vals = to_signed(words, self.out_width) if self.out_signed else words
+            if hasattr(self.sink.bus, "tkeep") and len(vals) == len(exp):
+                want = [1] * len(exp) if keeps is None else [int(bool(b)) for b in keeps[n]]
+                if list(frame.tkeep) != want:
+                    i = next(i for i, (g, w) in enumerate(zip(frame.tkeep, want)) if g != w)
+                    raise AssertionError(f"frame {n} element {i} (beat {i // self.lanes}, lane "
+                                         f"{i % self.lanes}): tkeep expected {want[i]} got "
+                                         f"{frame.tkeep[i]} (seed {self.seed})")
             if vals == list(exp):
                 continue
             inp = inputs[n] if inputs is not None and len(inputs[n]) == len(exp) else None
@@ -266,13 +289,15 @@ class AxisTB:
 
     async def run_vectors(self, frames: Sequence[Sequence[int]], expected: Sequence[Sequence[int]],
                           timeout_cycles: int | None = None, drain_cycles: int = 64,
-                          masks: Sequence[Sequence[bool]] | None = None) -> Stats:
-        """Send ``frames``, check ``expected`` (in order), check nothing extra comes out; return
-        Stats."""
+                          masks: Sequence[Sequence[bool]] | None = None,
+                          keeps: Sequence[Sequence[bool]] | None = None) -> Stats:
+        """Send ``frames`` (with ``masks`` on tuser, ``keeps`` on tkeep), check ``expected`` (in
+        order; the output tkeep is the input's), check nothing extra comes out; return Stats."""
         first_beat = cocotb.start_soon(self._first_input_beat())
         t0 = time.perf_counter()
-        self.send_vectors(frames, masks)
-        got = await self.expect_vectors(expected, inputs=frames, timeout_cycles=timeout_cycles)
+        self.send_vectors(frames, masks, keeps)
+        got = await self.expect_vectors(expected, inputs=frames, timeout_cycles=timeout_cycles,
+                                        keeps=keeps)
         wall = time.perf_counter() - t0
         start = await first_beat
         cycles = (round((got[-1].sim_time_end - start) / get_sim_steps(self.period_ns, "ns")) + 1

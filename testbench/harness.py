@@ -15,7 +15,9 @@ code never shifts bits::
 Payload dicts mirror the stream's layout: a field ``data[]`` is ``{"data": [lane values]}``,
 ``data[].w0`` is ``{"data": [{"w0": ...}, ...]}``, ``data.values[]`` is
 ``{"data": {"values": [...]}}``; values are integer codes (signed fields in two's complement
-range). An expected dict may leave fields out: only the fields it gives are compared.
+range). An expected dict may leave fields out: only the fields it gives are compared; a ``keep``
+(tkeep, one bit per lane) left out of a sent dict is all ones. A stream with tkeep goes to
+cocotbext-axi one lane per frame item (its byte size is the lane's width), whole beats always.
 :attr:`transfers` holds, per stream, the clock edge (counted from reset release) of each beat's
 transfer, from which :meth:`latency` measures the manifest's latency.
 """
@@ -98,6 +100,7 @@ class Beat:
     tdata: int
     tuser: int = 0
     tlast: int = 0
+    tkeep: int = -1     # one bit per lane (the manifest's tkeep is lane-granular); -1: all
 
 
 class _Layout:
@@ -108,7 +111,7 @@ class _Layout:
         self.fields = [(f, _path(f["name"])) for f in fields]
 
     def pack(self, payload):
-        words = {"tdata": 0, "tuser": 0, "tlast": 0}
+        words = {"tdata": 0, "tuser": 0, "tlast": 0, "tkeep": 0}
         for field, path in self.fields:
             lanes = field.get("lanes", 1)
             low, high = field_range(field)
@@ -133,6 +136,8 @@ class _Layout:
             try:
                 node = node[key]
             except (KeyError, IndexError, TypeError):
+                if field["signal"] == "tkeep" and path[0] not in payload:
+                    return (1 << field["width"]) - 1    # an absent keep keeps every lane
                 if field["signal"] == "tlast" or path[0] not in payload:
                     return 0    # an absent last or sideband is 0
                 raise ValueError(f"{self.stream} payload has no {field['name']} "
@@ -205,10 +210,15 @@ class ManifestTB:
             if len(getattr(dut, f"{name}_tdata")) != width:
                 raise ValueError(f"{name}_tdata is {len(getattr(dut, f'{name}_tdata'))} bits, "
                                  f"the manifest says {width}")
+            # With tkeep, cocotbext-axi's frame items are tkeep's "bytes": here lanes.
+            lanes = stream["signals"].get("tkeep")
+            if lanes is not None and width % lanes:
+                raise ValueError(f"{name}: tdata ({width} bits) is not {lanes} lanes of tkeep")
+            item = width // lanes if lanes else width
             if stream["direction"] == "input":
-                self.sources[name] = stream_source(dut, name, width)
+                self.sources[name] = stream_source(dut, name, item)
             else:
-                self.sinks[name] = stream_sink(dut, name, width)
+                self.sinks[name] = stream_sink(dut, name, item)
         Clock(dut.aclk, period_ns, unit="ns").start()
         self.transfers = {name: [] for name in self.streams}
         self._expected = {name: deque() for name in self.sinks}
@@ -267,10 +277,18 @@ class ManifestTB:
             self._send_frame(stream, frame)
 
     def _send_frame(self, stream, beats):
+        signals = self.streams[stream]["signals"]
+        lanes = signals.get("tkeep", 1)
+        size = signals["tdata"] // lanes
+        # One frame item per tkeep lane (every beat whole: a beat's pad lanes go out with their
+        # data and tkeep low); every item of a beat carries the beat's tuser.
+        tdata = [(b.tdata >> (lane * size)) & ((1 << size) - 1) for b in beats
+                 for lane in range(lanes)]
+        tkeep = [(b.tkeep >> lane) & 1 for b in beats for lane in range(lanes)]
+        tuser = [b.tuser for b in beats for _ in range(lanes)]
         self.sources[stream].send_nowait(AxiStreamFrame(
-            [b.tdata for b in beats],
-            tuser=[b.tuser for b in beats] if "tuser" in self.streams[stream]["signals"]
-            else None))
+            tdata, tkeep=tkeep if "tkeep" in signals else None,
+            tuser=tuser if "tuser" in signals else None))
 
     def expect(self, stream, beats):
         """Queue expected payload dicts (fields left out are not compared) on output
@@ -354,14 +372,23 @@ class ManifestTB:
     async def _receive(self, name):
         sink, layout, queue = self.sinks[name], self.layouts[name]["payload"], \
             self._expected[name]
-        has_user = "tuser" in self.streams[name]["signals"]
+        signals = self.streams[name]["signals"]
+        has_user = "tuser" in signals
+        lanes = signals.get("tkeep", 1)
+        size = signals["tdata"] // lanes
         while True:
-            frame = await sink.recv()
-            words = list(frame.tdata)
+            frame = await sink.recv(compact=False)      # keep the lanes with tkeep low
+            items = list(frame.tdata)
             users = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser or 0] * \
-                len(words)
-            for k, word in enumerate(words):
-                beat = Beat(word, int(users[k] or 0) if has_user else 0, int(k == len(words) - 1))
+                len(items)
+            keeps = frame.tkeep if isinstance(frame.tkeep, list) and frame.tkeep else \
+                [1] * len(items)
+            words = [(sum(items[k + lane] << (lane * size) for lane in range(lanes)),
+                      sum((keeps[k + lane] & 1) << lane for lane in range(lanes)))
+                     for k in range(0, len(items), lanes)]
+            for k, (word, keep) in enumerate(words):
+                beat = Beat(word, int(users[k * lanes] or 0) if has_user else 0,
+                            int(k == len(words) - 1), keep if "tkeep" in signals else 0)
                 got = layout.unpack(beat)
                 index = self._received[name]
                 self._received[name] += 1

@@ -2,9 +2,11 @@
 
 From the manifest (path in env ``GEN_MANIFEST``) it picks jobs, seeded: run-time variables in
 their ranges or choices (mostly small), random field values within each field's width, choices
-and value rules, pad lanes masked as the padding rule says, tlast where it delimits and random
-where it is ignored. It feeds every input stream, drains every output stream and checks each
-output's beat count and tlast framing, then that nothing is left over. The first job runs alone
+and value rules, tkeep fields all ones, pad lanes marked as the padding rule says (tkeep low,
+or the mask bit set; their other fields random), tlast where it delimits and random where it is
+ignored. It feeds every input stream, drains every output stream and checks each output's beat
+count, tlast framing and, where an output's padding names a tkeep field, its tkeep bits (low
+exactly on the pad lanes), then that nothing is left over. The first job runs alone
 at full rate with tready high, and its measured latency must be the manifest's.
 """
 
@@ -59,6 +61,8 @@ def pick_job(rng, need=None):
 
 
 def _value(field, env, rng):
+    if field["signal"] == "tkeep":
+        return (1 << field["width"]) - 1        # every lane an element; padding clears some
     if "value" in field:
         return evaluate(field["value"], env)
     if "choices" in field:
@@ -128,14 +132,18 @@ def input_beats(stream, env, rng):
     return beats
 
 
-def _pad(rule, payload, env, fields):
+def _pad_lanes(rule, env, fields):
     lanes = next(f["lanes"] for f in fields if f["name"] == "data[]")
-    valid = evaluate(rule["valid"], env)
-    mask = payload[rule["mask_field"]]
-    for lane in range(max(valid, 0), lanes):
-        bit = 1 << lane
-        mask = mask | bit if rule["mask_value"] else mask & ~bit
-    payload[rule["mask_field"]] = mask
+    return range(max(evaluate(rule["valid"], env), 0), lanes)
+
+
+def _pad(rule, payload, env, fields):
+    pads = sum(1 << lane for lane in _pad_lanes(rule, env, fields))
+    if "keep_field" in rule:
+        payload[rule["keep_field"]] &= ~pads
+    if "mask_field" in rule:
+        mask = payload[rule["mask_field"]]
+        payload[rule["mask_field"]] = mask | pads if rule["mask_value"] else mask & ~pads
 
 
 def expected_beats(stream, env):
@@ -145,7 +153,14 @@ def expected_beats(stream, env):
         return [{} for _ in range(total)]
     every = evaluate(spec["tlast"]["every"], env)
     assert every > 0 and total % every == 0, f"{stream}: {total} beats, frames of {every}"
-    return [{"last": int((n + 1) % every == 0)} for n in range(total)]
+    beats = [{"last": int((n + 1) % every == 0)} for n in range(total)]
+    rule = spec.get("padding", {})
+    if "keep_field" in rule:
+        width = next(f["width"] for f in spec["fields"] if f["name"] == rule["keep_field"])
+        for n, beat in enumerate(beats):
+            pads = _pad_lanes(rule, {**env, "beat": n % every}, spec["fields"])
+            beat[rule["keep_field"]] = ((1 << width) - 1) & ~sum(1 << k for k in pads)
+    return beats
 
 
 def queue_job(tb, env, rng):

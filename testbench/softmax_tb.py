@@ -2,7 +2,9 @@
 
 Random lengths (1 beat and max_len included) and masks under gaps and backpressure; directed
 vectors (equal logits, one dominant logit, both ends of the input range, no/some/all masked);
-back-to-back vectors at full rate, which must stream one beat per cycle.
+back-to-back vectors at full rate, which must stream one beat per cycle; vectors of every
+length 1..max_len whose pad lanes (tkeep low) carry random data and tuser bits, which must give 0
+with tkeep low (on configurations with max_len <= 32, or any with SOFTMAX_EVERY_LENGTH=1).
 """
 
 import os
@@ -21,6 +23,7 @@ PARAMS = params_from_json(os.environ["GEN_PARAMS"])
 FMT = PARAMS.in_format
 P = PARAMS.lanes
 VECTORS = int(os.environ.get("SOFTMAX_VECTORS", "150"))
+EVERY_LENGTH = os.environ.get("SOFTMAX_EVERY_LENGTH", "1" if PARAMS.max_len <= 32 else "0") == "1"
 
 
 def random_vector(rng, beats=None, mask_rate=None):
@@ -45,8 +48,19 @@ def directed_vectors(rng):
     return cases + [random_vector(rng, beats=PARAMS.max_len // P) for _ in range(2)]
 
 
+def padded_vector(rng, length):
+    """A vector of ``length`` elements in whole beats: its pad lanes have tkeep low and random
+    data and tuser bits. Returns (codes, mask, keep) per lane."""
+    beats = -(-length // P)
+    x, mask = random_vector(rng, beats=beats)
+    for lane in range(length, beats * P):
+        x[lane] = int(rng.integers(FMT.min_code, FMT.max_code + 1))
+        mask[lane] = bool(rng.random() < 0.5)
+    return x, mask, [lane < length for lane in range(beats * P)]
+
+
 def expected_of(vectors):
-    return [[int(v) for v in softmax(PARAMS, x, mask)] for x, mask in vectors]
+    return [[int(v) for v in softmax(PARAMS, *vector)] for vector in vectors]
 
 
 async def make_tb(dut):
@@ -57,8 +71,31 @@ async def make_tb(dut):
 
 
 async def run(tb, vectors):
-    frames, masks = [x for x, _ in vectors], [mask for _, mask in vectors]
-    return await tb.run_vectors(frames, expected_of(vectors), masks=masks)
+    """Vectors are (codes, mask) or (codes, mask, keep); the output tkeep must be the input's."""
+    frames, masks = [v[0] for v in vectors], [v[1] for v in vectors]
+    keeps = [v[2] if len(v) > 2 else [True] * len(v[0]) for v in vectors]
+    return await tb.run_vectors(frames, expected_of(vectors), masks=masks, keeps=keeps)
+
+
+@cocotb.test(skip=not EVERY_LENGTH)
+async def test_every_length_by_tkeep(dut):
+    """Every length 1..max_len, pad lanes marked by tkeep alone (random data and tuser in
+    them), shuffled, under random gaps and backpressure; then every length once more at full
+    rate with heavy backpressure."""
+    rng = np.random.default_rng(random.getrandbits(32))
+    tb = await make_tb(dut)
+    lengths = [int(n) for n in rng.permutation(np.arange(1, PARAMS.max_len + 1))]
+    tb.set_traffic("random", "random")
+    await run(tb, [padded_vector(rng, n) for n in lengths])
+    tb.set_traffic("none", "heavy")
+    await run(tb, [padded_vector(rng, n) for n in range(1, PARAMS.max_len + 1)])
+    # tkeep low inside a vector too (AXI4-Stream null positions): not elements either.
+    nulls = []
+    for _ in range(8):
+        x, mask = random_vector(rng)
+        nulls.append((x, mask, [bool(b) for b in rng.random(len(x)) >= 0.3]))
+    tb.set_traffic("random", "random")
+    await run(tb, nulls)
 
 
 @cocotb.test()

@@ -90,3 +90,19 @@ def test_multi_stream_top_passes_data():
     # Both inputs taken on the first two edges, each sum out one cycle later; busy while it is.
     assert [m.transfers for m in monitors] == [[1, 2], [1, 2], [2, 3]]
     assert busy == [1]
+
+
+def test_keep_maps_to_a_lane_granular_tkeep():
+    """A payload's ``keep`` is ``tkeep``, one bit per lane, in AXI4-Stream's signal order."""
+    from generators.softmax.params import SoftmaxParams
+    from generators.softmax.rtl import softmax_core
+
+    top = AxisTop(softmax_core(SoftmaxParams(lanes=4, max_len=16)))
+    Module().submodules.top = top
+    assert list(top.signature.members) == [
+        "aclk", "aresetn",
+        "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tkeep", "s_axis_tuser",
+        "s_axis_tlast",
+        "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tkeep", "m_axis_tlast"]
+    assert len(top.s_axis_tkeep) == len(top.m_axis_tkeep) == 4
+    assert len(top.s_axis_tdata) == 32

@@ -3,6 +3,7 @@ its field tables and expressions hold together, the facts third parties had to p
 it, and the field tables are the layouts' (derivation, expressions, packing)."""
 
 import copy
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -20,7 +21,15 @@ from generators.gelu.params import GeluParams
 from generators.lut_tc.params import LutTcParams
 from generators.softmax.params import SoftmaxParams
 from generators.sparse_dsp.params import SparseDspParams
-from generators.streams import SCHEMA_VERSION, Note, evaluate, layout_fields
+from generators.axis import payload_shape, stream_members
+from generators.streams import (
+    SCHEMA_VERSION,
+    Note,
+    Padding,
+    describe_streams,
+    evaluate,
+    layout_fields,
+)
 from testbench.harness import (
     Beat,
     ManifestTB,  # noqa: F401  (the harness imports cleanly)
@@ -231,15 +240,59 @@ def test_deform_full_mode_scale_and_bias_count_on_the_groups_last_beat():
     assert _field(fields, "data[].w0_0")["stride"] == p.lane_bits
 
 
-def test_softmax_pad_lanes_are_the_senders_to_mask():
-    for name in ("softmax_int8", "softmax_int8_ibert"):
-        stream = MANIFESTS[name]["streams"]["s_axis"]
-        assert stream["padding"]["mask_field"] == "mask" and stream["padding"]["mask_value"] == 1
-        assert "does not mask them" in stream["padding"]["meaning"]
+def test_softmax_pad_lanes_are_marked_by_a_lane_granular_tkeep():
+    for name in ("softmax_int8", "softmax_int8_ibert", "softmax_int8_base2_l1"):
+        manifest = MANIFESTS[name]
+        lanes = manifest["params"]["lanes"]
+        for prefix in ("s_axis", "m_axis"):
+            stream = manifest["streams"][prefix]
+            assert list(stream["signals"])[:2] == ["tdata", "tkeep"]
+            assert stream["signals"]["tkeep"] == lanes            # one bit per lane
+            keep = _field(stream["fields"], "keep")
+            assert (keep["signal"], keep["offset"], keep["width"]) == ("tkeep", 0, lanes)
+            assert "lanes" not in keep                            # bit k is lane k
+            assert stream["padding"]["keep_field"] == "keep"
+            assert "mask_field" not in stream["padding"]
+            assert evaluate(stream["padding"]["valid"], {"length": 6, "beat": 1}) == \
+                min(lanes, 6 - lanes)
+        stream = manifest["streams"]["s_axis"]
+        assert "lane-granular" in _field(stream["fields"], "keep")["meaning"]
+        assert "element when keep bit k is 1 and mask bit k is 0" in \
+            _field(stream["fields"], "mask")["meaning"]
         mask = _field(stream["fields"], "mask")
-        assert (mask["signal"], mask["offset"], mask["width"]) == ("tuser", 0, 4)
-        assert evaluate(stream["padding"]["valid"], {"length": 6, "beat": 1}) == 2
-        assert "1.0 saturates to 255" in MANIFESTS[name]["function"]["formula"]
+        assert (mask["signal"], mask["offset"], mask["width"]) == ("tuser", 0, lanes)
+        assert "1.0 saturates to 255" in manifest["function"]["formula"]
+        assert any("keep 0 is honoured on any beat" in rule for rule in manifest["rules"])
+
+
+def test_padding_in_the_schema():
+    """A padding names a keep field, a mask field with its value, or both; nothing else."""
+    for padding, valid in [({"keep_field": "keep"}, True),
+                           ({"mask_field": "mask", "mask_value": 1}, True),
+                           ({"keep_field": "keep", "mask_field": "mask", "mask_value": 1}, True),
+                           ({}, False), ({"mask_field": "mask"}, False),
+                           ({"keep_field": "keep", "mask_value": 1}, False)]:
+        manifest = copy.deepcopy(MANIFESTS["softmax_int8"])
+        manifest["streams"]["s_axis"]["padding"] = {"valid": "4", "meaning": "pads", **padding}
+        assert VALIDATOR.is_valid(manifest) == valid, padding
+
+
+def test_padding_spec_refuses_what_the_manifest_cannot_say():
+    with pytest.raises(ValueError, match="needs a keep_field or a mask_field"):
+        Padding("1", "pads")
+    with pytest.raises(ValueError, match="mask_value is given exactly when mask_field is"):
+        Padding("1", "pads", mask_field="mask")
+    with pytest.raises(ValueError, match="mask_value must be 0 or 1, not 2"):
+        Padding("1", "pads", mask_field="mask", mask_value=2)
+    from generators.softmax.rtl import softmax_core
+    core = softmax_core(SoftmaxParams(lanes=2, max_len=8))
+    spec = core.block_spec
+    wrong = dataclasses.replace(spec.streams["i"], padding=Padding("1", "p", keep_field="mask"))
+    spec = dataclasses.replace(spec, streams={**spec.streams, "i": wrong})
+    layouts = {n: payload_shape(s) for n, (_f, s) in stream_members(core.signature).items()}
+    with pytest.raises(ValueError, match="padding keep_field 'mask' is not a field on tkeep"):
+        describe_streams(spec, layouts, {"i": "s_axis", "o": "m_axis"},
+                         {"i": "input", "o": "output"})
 
 
 @pytest.mark.parametrize("name", ["lut_tc_binary", "lut_tc_ternary", "lut_tc_ternary_pairs"])
@@ -332,7 +385,10 @@ def test_harness_packs_at_the_manifests_offsets():
     stream = MANIFESTS["softmax_int8"]["streams"]["s_axis"]
     layout = _Layout("s_axis", stream["fields"])
     beat = layout.pack({"data": [1, -1, 2, -128], "mask": 0b1010, "last": 1})
-    assert beat == Beat(0x80_02_FF_01, 0b1010, 1)
+    assert beat == Beat(0x80_02_FF_01, 0b1010, 1, 0b1111)       # keep left out: every lane
+    beat = layout.pack({"data": [1, -1, 2, -128], "keep": 0b0011, "mask": 0, "last": 1})
+    assert beat == Beat(0x80_02_FF_01, 0, 1, 0b0011)
+    assert layout.unpack(beat)["keep"] == 0b0011
     header = _Layout("s_axis_w", MANIFESTS["deform_dw_square"]["streams"]["s_axis_w"]
                      ["layouts"]["header"])
     word = header.pack({"height": 5, "width": 7, "channels": 16, "frames": 2, "stride2": 1,

@@ -19,7 +19,7 @@ A vector's first output follows its last input by :attr:`IbertSoftmax.latency` c
 length in beats (the sum pass). Back-to-back vectors stream at one beat per cycle.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -54,17 +54,15 @@ def quotient_bits():
 
 class IbertSoftmax(wiring.Component):
     """I-BERT softmax over vectors of 1..``max_len`` logits, ``lanes`` per beat; same ports and
-    mask rules as :class:`generators.softmax.rtl.Softmax`."""
+    mask and keep rules as :class:`generators.softmax.rtl.Softmax`."""
 
     def __init__(self, params: SoftmaxParams):
         if not isinstance(params, SoftmaxParams) or params.method != "ibert":
             raise TypeError(f"params must be a SoftmaxParams with method 'ibert', not {params!r}")
         self._params = params
         p = params
-        in_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(p.in_width), p.lanes), "mask": p.lanes, "last": 1})
-        out_layout = data.StructLayout({
-            "data": data.ArrayLayout(unsigned(p.out_width), p.lanes), "last": 1})
+        from .rtl import stream_layouts
+        in_layout, out_layout = stream_layouts(p)
         super().__init__({"i": In(stream.Signature(in_layout)),
                           "o": Out(stream.Signature(out_layout))})
 
@@ -133,9 +131,15 @@ class IbertSoftmax(wiring.Component):
         l_wptr, l_rptr = Signal(range(depth)), Signal(range(depth))
         l_used = Signal(range(depth + 1))
         accept, s_issue = Signal(), Signal()
+        # As Softmax's ring: "not an element" (mask, or keep 0) in the mask bits, and such a
+        # lane's keep bit in bit 0 of its unused data.
+        element = Signal(p.lanes)
         m.d.comb += [self.i.ready.eq(l_used < depth), accept.eq(self.i.valid & self.i.ready),
-                     lw.addr.eq(l_wptr), lw.data.data.eq(self.i.p.data),
-                     lw.data.mask.eq(self.i.p.mask), lw.en.eq(accept)]
+                     element.eq(self.i.p.keep & ~self.i.p.mask),
+                     lw.addr.eq(l_wptr), lw.data.mask.eq(~element), lw.en.eq(accept)]
+        for k in range(p.lanes):
+            m.d.comb += lw.data.data[k].eq(Cat(Mux(element[k], self.i.p.data[k][0],
+                                                   self.i.p.keep[k]), self.i.p.data[k][1:]))
         with m.If(accept):
             m.d.sync += l_wptr.eq(l_wptr + 1)
         m.d.sync += l_used.eq(l_used + accept - s_issue)
@@ -145,10 +149,10 @@ class IbertSoftmax(wiring.Component):
             m.d.sync += length.eq(Mux(self.i.p.last, 0, length + 1))
         # The beat's maximum over unmasked lanes: masked lanes enter as the lowest code, then a
         # tree of pairwise maxima, registered every level (one compare per cycle).
-        level = [reg(Mux(self.i.p.mask[k], p.in_format.min_code, self.i.p.data[k]), f"i1_x{k}")
+        level = [reg(Mux(element[k], self.i.p.data[k], p.in_format.min_code), f"i1_x{k}")
                  for k in range(p.lanes)]
         carried = {"valid": reg(accept, "i1_valid"), "last": reg(self.i.p.last, "i1_last"),
-                   "len": reg(length + 1, "i1_len"), "any": reg(~self.i.p.mask.all(), "i1_any")}
+                   "len": reg(length + 1, "i1_len"), "any": reg(element.any(), "i1_any")}
         i2_max, levels = max_tree(level, reg, "i_max")
         for index in range(levels):
             carried = {n: reg(v, f"i_tree{index}_{n}") for n, v in carried.items()}
@@ -171,8 +175,9 @@ class IbertSoftmax(wiring.Component):
                      pushed.any.eq(vec_any), pushed.len.eq(i2_len)]
 
         # --- sum pass: e16 per element into the exponent ring and the sum -------------------------
-        m.submodules.exps = exps = Memory(shape=data.ArrayLayout(unsigned(ACT_BITS - 1), p.lanes),
-                                          depth=depth, init=[])
+        exps_entry = data.StructLayout({"e16": data.ArrayLayout(unsigned(ACT_BITS - 1), p.lanes),
+                                        "keep": p.lanes})
+        m.submodules.exps = exps = Memory(shape=exps_entry, depth=depth, init=[])
         ew, er = exps.write_port(), exps.read_port(domain="sync")
         e_wptr, e_rptr = Signal(range(depth)), Signal(range(depth))
         e_used = Signal(range(depth + 1))
@@ -196,6 +201,8 @@ class IbertSoftmax(wiring.Component):
         m.d.sync += s1b_logits.eq(lr.data)
         s1b = {n: reg(v, f"s1b_{n}") for n, v in s1.items()}
         s2_neg, s2_mask = [], reg(s1b_logits.mask, "s2_mask")
+        s2_keep = reg(Cat(~s1b_logits.mask[k] | s1b_logits.data[k][0] for k in range(p.lanes)),
+                      "s2_keep")
         for k in range(p.lanes):
             gap = (s1b["max"] - s1b_logits.data[k]).as_unsigned()[:p.in_width + 1]  # >= 0 unmasked
             s2_neg.append(reg(Mux(gap > limit, limit, gap)[:neg_width], f"s2_neg{k}"))
@@ -203,7 +210,7 @@ class IbertSoftmax(wiring.Component):
         s3_steps = [reg((neg * multiplier) >> div_shift, f"s3_steps{k}")
                     for k, neg in enumerate(s2_neg)]
         s3_neg = [reg(neg, f"s3_neg{k}") for k, neg in enumerate(s2_neg)]
-        s3 = {n: reg(v, f"s3_{n}") for n, v in {**s2, "mask": s2_mask}.items()}
+        s3 = {n: reg(v, f"s3_{n}") for n, v in {**s2, "mask": s2_mask, "keep": s2_keep}.items()}
         s4_rem = [reg((neg - steps * divisor)[:max(divisor - 1, 1).bit_length()], f"s4_rem{k}")
                   for k, (neg, steps) in enumerate(zip(s3_neg, s3_steps))]
         s4_steps = [reg(steps[:5], f"s4_steps{k}") for k, steps in enumerate(s3_steps)]
@@ -220,9 +227,9 @@ class IbertSoftmax(wiring.Component):
             e16.append(reg(Mux(s5["mask"][k], 0, ((base + half) >> steps)[:ACT_BITS - 1]),
                            f"s6_e16_{k}"))
         s6 = {n: reg(v, f"s6_{n}") for n, v in s5.items()}
-        m.d.comb += [ew.addr.eq(e_wptr), ew.en.eq(s6["valid"])]
+        m.d.comb += [ew.addr.eq(e_wptr), ew.en.eq(s6["valid"]), ew.data.keep.eq(s6["keep"])]
         for k, v in enumerate(e16):
-            m.d.comb += ew.data[k].eq(v)
+            m.d.comb += ew.data.e16[k].eq(v)
         with m.If(s6["valid"]):
             m.d.sync += e_wptr.eq(e_wptr + 1)
         s7_sum = reg(sum(e16[1:], e16[0]), "s7_sum")
@@ -265,8 +272,8 @@ class IbertSoftmax(wiring.Component):
             m.d.sync += [e_rptr.eq(e_rptr + 1), d_count.eq(Mux(d_final, 0, d_count + 1))]
         d1 = {"valid": reg(d_issue, "d1_valid", ce), "last": reg(d_issue & d_final, "d1_last", ce),
               "factor": reg(vector.factor, "d1_factor", ce), "any": reg(vector.any, "d1_any", ce)}
-        d1b_exps = [reg(er.data[k], f"d1b_e16_{k}", ce) for k in range(p.lanes)]
-        d1b = {n: reg(v, f"d1b_{n}", ce) for n, v in d1.items()}
+        d1b_exps = [reg(er.data.e16[k], f"d1b_e16_{k}", ce) for k in range(p.lanes)]
+        d1b = {n: reg(v, f"d1b_{n}", ce) for n, v in {**d1, "keep": er.data.keep}.items()}
         d2_prod = [reg(e * d1b["factor"], f"d2_prod{k}", ce) for k, e in enumerate(d1b_exps)]
         d2 = {n: reg(v, f"d2_{n}", ce) for n, v in d1b.items()}
         shift = IBERT_MAX_BIT - p.out_frac
@@ -276,7 +283,8 @@ class IbertSoftmax(wiring.Component):
             saturated = Mux(scaled > p.out_format.max_code, p.out_format.max_code, scaled)
             outputs.append(reg(Mux(d2["any"], saturated, 0)[:p.out_width], f"d3_y{k}", ce))
         m.d.comb += [self.o.valid.eq(reg(d2["valid"], "d3_valid", ce)),
-                     self.o.p.last.eq(reg(d2["last"], "d3_last", ce))]
+                     self.o.p.last.eq(reg(d2["last"], "d3_last", ce)),
+                     self.o.p.keep.eq(reg(d2["keep"], "d3_keep", ce))]
         for k, y in enumerate(outputs):
             m.d.comb += self.o.p.data[k].eq(y)
         return m

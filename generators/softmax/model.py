@@ -203,11 +203,14 @@ def _rows(params, x, keep):
     return np.where(keep & started[:, None], y, 0).astype(np.int64)
 
 
-def softmax(params: SoftmaxParams, x, mask=None):
+def softmax(params: SoftmaxParams, x, mask=None, keep=None):
     """Output codes for a vector of logit codes ``x`` (length 1..max_len), bit for bit; or for
     a batch of equal-length vectors, ``x`` of shape ``(rows, length)`` (mask of the same shape).
 
-    A shorter vector in a batch is the same as its elements followed by masked ones.
+    ``mask`` (tuser) true excludes an element; ``keep`` (tkeep) false says the position holds no
+    element: either way it counts in neither maximum nor sum and its output is 0 (an element is
+    ``keep & ~mask``). A shorter vector in a batch is the same as its elements followed by
+    masked ones, or by positions with ``keep`` false.
     """
     x = np.asarray(x, dtype=np.int64)
     if x.ndim not in (1, 2):
@@ -215,6 +218,13 @@ def softmax(params: SoftmaxParams, x, mask=None):
     mask = np.zeros(x.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != x.shape:
         raise ValueError(f"mask must have the shape of x {x.shape}, not {mask.shape}")
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != x.shape:
+            raise ValueError(f"keep must have the shape of x {x.shape}, not {keep.shape}")
+        mask = mask | ~keep
+        # A position without an element may carry any code: the range check is for elements.
+        x = np.where(keep, x, 0)
     fmt = params.in_format
     length = x.shape[-1]
     if not 1 <= length <= params.max_len:

@@ -16,7 +16,7 @@ The ring holds ``max_len / lanes`` beats plus the ingest latency, so the drain o
 overlaps the ingest of the next: back-to-back vectors of any length stream at one beat per cycle.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -76,26 +76,53 @@ def softmax_spec(p: SoftmaxParams, cycles):
             "i": Stream(
                 f"{p.lanes} logits x per beat, lane 0 in the low bits", "beats", tlast,
                 {"data[]": Note(fin.frac, "logit x"),
-                 "mask": Note(meaning="bit k = 1 excludes lane k: its output is 0 and it "
-                                      "counts in neither the maximum nor the sum")},
+                 "keep": Note(meaning="AXI4-Stream tkeep, one bit per lane (lane-granular, not "
+                                      "per byte): bit k = 0 says lane k holds no element: it "
+                                      "counts in neither the maximum nor the sum, its data and "
+                                      "mask are not read, its output is 0 with keep 0"),
+                 "mask": Note(meaning="bit k = 1 excludes lane k: its output is 0 (keep 1) and "
+                                      "it counts in neither the maximum nor the sum; lane k is an "
+                                      "element when keep bit k is 1 and mask bit k is 0")},
                 padding=Padding(
-                    f"min({p.lanes}, length - {p.lanes} * beat)", "mask", 1,
+                    f"min({p.lanes}, length - {p.lanes} * beat)",
                     "the last beat's lanes past the vector's length are pad lanes: the sender "
-                    "must set their mask bit; the block does not mask them itself, and an "
-                    "unmasked pad lane counts as an element")),
+                    "drives their keep bits 0 (their data and mask may be anything); a sender "
+                    "may instead keep every keep bit 1 and set the pad lanes' mask bits, as "
+                    "before keep existed", keep_field="keep")),
             "o": Stream(f"{p.lanes} probabilities y per beat, in input order", "beats", tlast,
-                        {"data[]": Note(fout.frac, "probability y of the same lane and beat")}),
+                        {"data[]": Note(fout.frac, "probability y of the same lane and beat"),
+                         "keep": Note(meaning="tkeep, one bit per lane: the input's keep bit "
+                                              "of the same lane and beat (0: no element, y = "
+                                              "0)")},
+                        padding=Padding(
+                            f"min({p.lanes}, length - {p.lanes} * beat)",
+                            "the block drives keep 0 and y 0 on the pad lanes of a vector's "
+                            "last beat, wherever the input's keep was 0", keep_field="keep")),
         },
         latency=Latency(cycles, (("i", "beats - 1", "a vector's last beat"),),
                         ("o", "0", "the vector's first output beat")),
         function=Function(
             f"y[k] = min(round({scale} * {base}**(x[k] - max x) / sum_j {base}**(x[j] - max x)),"
-            f" {fout.max_code}) over the vector's unmasked lanes j (method {p.method!r}, "
-            f"table approximations bit-exact with the model); masked lanes give 0; a "
+            f" {fout.max_code}) over the vector's elements j (keep 1, mask 0) (method {p.method!r}, "
+            f"table approximations bit-exact with the model); masked lanes and lanes with keep "
+            f"0 give 0; a "
             f"probability of 1.0 saturates to {fout.max_code}",
             (("x", "input logit", fixed_format(fin.width, fin.frac, fin.signed)),
              ("y", "output probability", fixed_format(fout.width, fout.frac, fout.signed)))),
-        rules=("a vector whose lanes are all masked gives all-zero outputs",))
+        rules=("a vector without elements (every lane masked or keep 0) gives all-zero outputs",
+               "keep 0 is honoured on any beat, not only the last (an AXI4-Stream null "
+               "position): the lane is not an element; the beat count stays cdiv(length, "
+               f"{p.lanes})"))
+
+
+def stream_layouts(p: SoftmaxParams):
+    """``(input, output)`` payload layouts of either softmax core."""
+    in_layout = data.StructLayout({
+        "data": data.ArrayLayout(signed(p.in_width), p.lanes), "keep": p.lanes,
+        "mask": p.lanes, "last": 1})
+    out_layout = data.StructLayout({
+        "data": data.ArrayLayout(unsigned(p.out_width), p.lanes), "keep": p.lanes, "last": 1})
+    return in_layout, out_layout
 
 
 def softmax_core(params: SoftmaxParams):
@@ -111,7 +138,9 @@ class Softmax(wiring.Component):
     """Softmax over vectors of 1..``max_len`` logits, ``lanes`` per beat, ``last`` at the end.
 
     ``i.p.mask`` bit k excludes lane k: its output is 0 and it counts in neither maximum nor sum.
-    Outputs keep the input's order and framing. Initiation interval 1 for back-to-back vectors;
+    ``i.p.keep`` bit k low (AXI4-Stream tkeep, one bit per lane) says lane k holds no element:
+    the same, and ``o.p.keep`` bit k is low on its output. Outputs keep the input's order and
+    framing. Initiation interval 1 for back-to-back vectors;
     a vector's first output follows its last input by :attr:`latency` cycles.
     """
 
@@ -122,11 +151,7 @@ class Softmax(wiring.Component):
             raise TypeError("method 'ibert' is built by IbertSoftmax (see softmax_core)")
         self._params = params
         p = params
-        in_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(p.in_width), p.lanes),
-            "mask": p.lanes, "last": 1})
-        out_layout = data.StructLayout({
-            "data": data.ArrayLayout(unsigned(p.out_width), p.lanes), "last": 1})
+        in_layout, out_layout = stream_layouts(p)
         super().__init__({"i": In(stream.Signature(in_layout)),
                           "o": Out(stream.Signature(out_layout))})
 
@@ -245,9 +270,17 @@ class Softmax(wiring.Component):
         used = Signal(range(ring_depth + 1))
         accept = Signal()
         issue = Signal()
+        # A lane is an element when its keep bit is 1 and its mask bit 0. The ring stores
+        # "not an element" in the mask bits and, for such lanes, the keep bit in bit 0 of their
+        # (unused) data: the drain recovers keep without a wider ring entry (a wider one costs a
+        # second block RAM on ECP5 at 4 x 8 + 4 bits).
+        element = Signal(p.lanes)
         m.d.comb += [self.i.ready.eq(used < ring_depth), accept.eq(self.i.valid & self.i.ready),
-                     wr.addr.eq(wptr), wr.data.data.eq(self.i.p.data),
-                     wr.data.mask.eq(self.i.p.mask), wr.en.eq(accept)]
+                     element.eq(self.i.p.keep & ~self.i.p.mask),
+                     wr.addr.eq(wptr), wr.data.mask.eq(~element), wr.en.eq(accept)]
+        for k in range(p.lanes):
+            m.d.comb += wr.data.data[k].eq(Cat(Mux(element[k], self.i.p.data[k][0],
+                                                   self.i.p.keep[k]), self.i.p.data[k][1:]))
         with m.If(accept):
             m.d.sync += wptr.eq(wptr + 1)
         m.d.sync += used.eq(used + accept - issue)
@@ -267,7 +300,7 @@ class Softmax(wiring.Component):
         a1_valid = delay(accept, "a1_valid")
         a1_last = delay(self.i.p.last, "a1_last")
         a1_len = delay(length + 1, "a1_len")
-        a1_mask = delay(self.i.p.mask, "a1_mask")
+        a1_mask = delay(~element, "a1_mask")      # masked or keep 0: not an element
         a1_x = [delay(self.i.p.data[k], f"a1_x{k}") for k in range(p.lanes)]
         # A2: exponents and their integer parts.
         a2_e = [delay(self._exponent(x), f"a2_e{k}") for k, x in enumerate(a1_x)]
@@ -439,8 +472,9 @@ class Softmax(wiring.Component):
             m.d.sync += d1b_ring.eq(rd.data)
         d1b = {n: stage(v, f"d1b_{n}") for n, v in d1.items()}
         d2_e = [stage(self._exponent(d1b_ring.data[k]), f"d2_e{k}") for k in range(p.lanes)]
+        keep = Cat(~d1b_ring.mask[k] | d1b_ring.data[k][0] for k in range(p.lanes))
         d2 = {n: stage(s, f"d2_{n}") for n, s in list(
-            {"mask": d1b_ring.mask, **{k: v for k, v in d1b.items()}}.items())}
+            {"mask": d1b_ring.mask, "keep": keep, **{k: v for k, v in d1b.items()}}.items())}
         parts = [self._exp2_parts(m, e - (d2["max"] << frac), frac, f"d_exp{k}", stage)
                  for k, e in enumerate(d2_e)]
         d2b = {n: stage(stage(s, f"d2a_{n}"), f"d2b_{n}") for n, s in d2.items()}
@@ -470,7 +504,8 @@ class Softmax(wiring.Component):
             outputs.append(Mux(d6["mask"][k] | ~d6["any"], 0, saturated)[:p.out_width])
         d7 = [stage(v, f"d7_y{k}") for k, v in enumerate(outputs)]
         m.d.comb += [self.o.valid.eq(stage(d6["valid"], "d7_valid")),
-                     self.o.p.last.eq(stage(d6["last"], "d7_last"))]
+                     self.o.p.last.eq(stage(d6["last"], "d7_last")),
+                     self.o.p.keep.eq(stage(d6["keep"], "d7_keep"))]
         for k, y in enumerate(d7):
             m.d.comb += self.o.p.data[k].eq(y)
         return m
