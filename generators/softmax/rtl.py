@@ -103,10 +103,9 @@ def softmax_spec(p: SoftmaxParams, cycles):
                         ("o", "0", "the vector's first output beat")),
         function=Function(
             f"y[k] = min(round({scale} * {base}**(x[k] - max x) / sum_j {base}**(x[j] - max x)),"
-            f" {fout.max_code}) over the vector's elements j (keep 1, mask 0) (method {p.method!r}, "
-            f"table approximations bit-exact with the model); masked lanes and lanes with keep "
-            f"0 give 0; a "
-            f"probability of 1.0 saturates to {fout.max_code}",
+            f" {fout.max_code}) over the vector's elements j (keep 1, mask 0) (method "
+            f"{p.method!r}, table approximations bit-exact with the model); masked lanes and "
+            f"lanes with keep 0 give 0; a probability of 1.0 saturates to {fout.max_code}",
             (("x", "input logit", fixed_format(fin.width, fin.frac, fin.signed)),
              ("y", "output probability", fixed_format(fout.width, fout.frac, fout.signed)))),
         rules=("a vector without elements (every lane masked or keep 0) gives all-zero outputs",
