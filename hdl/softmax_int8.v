@@ -600,147 +600,155 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] \$551 ;
   reg [27:0] \$552 ;
   reg [15:0] \$553 ;
-  reg [12:0] \$554 ;
+  reg [7:0] \$554 ;
   reg \$555 ;
-  reg [39:0] \$556 ;
-  reg [6:0] \$557 ;
-  reg [6:0] \$558 ;
-  reg \$559 ;
+  reg [24:0] \$556 ;
+  reg \$557 ;
+  reg [7:0] \$558 ;
+  reg [4:0] \$559 ;
   wire \$56 ;
-  reg \$560 ;
-  reg [14:0] \$561 ;
+  reg [27:0] \$560 ;
+  reg [15:0] \$561 ;
   reg [12:0] \$562 ;
-  reg [4:0] \$563 ;
-  reg \$564 ;
-  reg [35:0] \$565 ;
-  reg \$566 ;
+  reg \$563 ;
+  reg [39:0] \$564 ;
+  reg [6:0] \$565 ;
+  reg [6:0] \$566 ;
   reg \$567 ;
-  reg [14:0] \$568 ;
-  reg [12:0] \$569 ;
+  reg \$568 ;
+  reg [14:0] \$569 ;
   wire \$57 ;
-  reg [4:0] \$570 ;
-  reg \$571 ;
-  reg [24:0] \$572 ;
-  reg [24:0] \$573 ;
-  reg [24:0] \$574 ;
-  reg [24:0] \$575 ;
-  reg [3:0] \$576 ;
-  reg [3:0] \$577 ;
-  reg \$578 ;
+  reg [12:0] \$570 ;
+  reg [4:0] \$571 ;
+  reg \$572 ;
+  reg [35:0] \$573 ;
+  reg \$574 ;
+  reg \$575 ;
+  reg [14:0] \$576 ;
+  reg [12:0] \$577 ;
+  reg [4:0] \$578 ;
   reg \$579 ;
   wire [11:0] \$58 ;
-  reg [14:0] \$580 ;
-  reg [12:0] \$581 ;
-  reg [4:0] \$582 ;
-  reg \$583 ;
-  reg [30:0] \$584 ;
-  reg [8:0] \$585 ;
-  reg [18:0] \$586 ;
-  reg [17:0] \$587 ;
-  reg [4:0] \$588 ;
-  reg [30:0] \$589 ;
+  reg [24:0] \$580 ;
+  reg [24:0] \$581 ;
+  reg [24:0] \$582 ;
+  reg [24:0] \$583 ;
+  reg [3:0] \$584 ;
+  reg [3:0] \$585 ;
+  reg \$586 ;
+  reg \$587 ;
+  reg [14:0] \$588 ;
+  reg [12:0] \$589 ;
   wire [11:0] \$59 ;
-  reg [8:0] \$590 ;
-  reg [18:0] \$591 ;
-  reg [17:0] \$592 ;
-  reg [4:0] \$593 ;
-  reg [30:0] \$594 ;
-  reg [8:0] \$595 ;
-  reg [18:0] \$596 ;
-  reg [17:0] \$597 ;
-  reg [4:0] \$598 ;
-  reg [30:0] \$599 ;
+  reg [4:0] \$590 ;
+  reg \$591 ;
+  reg [30:0] \$592 ;
+  reg [8:0] \$593 ;
+  reg [18:0] \$594 ;
+  reg [17:0] \$595 ;
+  reg [4:0] \$596 ;
+  reg [30:0] \$597 ;
+  reg [8:0] \$598 ;
+  reg [18:0] \$599 ;
   wire \$6 ;
   wire [12:0] \$60 ;
-  reg [8:0] \$600 ;
-  reg [18:0] \$601 ;
-  reg [17:0] \$602 ;
-  reg [4:0] \$603 ;
-  reg [3:0] \$604 ;
-  reg [3:0] \$605 ;
-  reg [3:0] \$606 ;
-  reg [3:0] \$607 ;
-  reg \$608 ;
-  reg \$609 ;
+  reg [17:0] \$600 ;
+  reg [4:0] \$601 ;
+  reg [30:0] \$602 ;
+  reg [8:0] \$603 ;
+  reg [18:0] \$604 ;
+  reg [17:0] \$605 ;
+  reg [4:0] \$606 ;
+  reg [30:0] \$607 ;
+  reg [8:0] \$608 ;
+  reg [18:0] \$609 ;
   wire [30:0] \$61 ;
-  reg \$610 ;
-  reg \$611 ;
-  reg [14:0] \$612 ;
-  reg [14:0] \$613 ;
-  reg [12:0] \$614 ;
-  reg [12:0] \$615 ;
-  reg [4:0] \$616 ;
-  reg [4:0] \$617 ;
+  reg [17:0] \$610 ;
+  reg [4:0] \$611 ;
+  reg [3:0] \$612 ;
+  reg [3:0] \$613 ;
+  reg [3:0] \$614 ;
+  reg [3:0] \$615 ;
+  reg \$616 ;
+  reg \$617 ;
   reg \$618 ;
   reg \$619 ;
   wire [31:0] \$62 ;
-  reg [17:0] \$620 ;
-  reg [4:0] \$621 ;
-  reg [17:0] \$622 ;
-  reg [4:0] \$623 ;
-  reg [17:0] \$624 ;
+  reg [14:0] \$620 ;
+  reg [14:0] \$621 ;
+  reg [12:0] \$622 ;
+  reg [12:0] \$623 ;
+  reg [4:0] \$624 ;
   reg [4:0] \$625 ;
-  reg [17:0] \$626 ;
-  reg [4:0] \$627 ;
-  reg [3:0] \$628 ;
-  reg [3:0] \$629 ;
+  reg \$626 ;
+  reg \$627 ;
+  reg [17:0] \$628 ;
+  reg [4:0] \$629 ;
   wire \$63 ;
-  reg \$630 ;
-  reg \$631 ;
-  reg [14:0] \$632 ;
-  reg [12:0] \$633 ;
-  reg [4:0] \$634 ;
-  reg \$635 ;
-  reg [17:0] \$636 ;
-  reg [17:0] \$637 ;
-  reg [17:0] \$638 ;
-  reg [17:0] \$639 ;
+  reg [17:0] \$630 ;
+  reg [4:0] \$631 ;
+  reg [17:0] \$632 ;
+  reg [4:0] \$633 ;
+  reg [17:0] \$634 ;
+  reg [4:0] \$635 ;
+  reg [3:0] \$636 ;
+  reg [3:0] \$637 ;
+  reg \$638 ;
+  reg \$639 ;
   wire [30:0] \$64 ;
-  reg [3:0] \$640 ;
-  reg [3:0] \$641 ;
-  reg \$642 ;
+  reg [14:0] \$640 ;
+  reg [12:0] \$641 ;
+  reg [4:0] \$642 ;
   reg \$643 ;
-  reg [14:0] \$644 ;
-  reg [12:0] \$645 ;
-  reg [4:0] \$646 ;
-  reg \$647 ;
-  reg [30:0] \$648 ;
-  reg [30:0] \$649 ;
+  reg [17:0] \$644 ;
+  reg [17:0] \$645 ;
+  reg [17:0] \$646 ;
+  reg [17:0] \$647 ;
+  reg [3:0] \$648 ;
+  reg [3:0] \$649 ;
   wire [31:0] \$65 ;
-  reg [30:0] \$650 ;
-  reg [30:0] \$651 ;
-  reg [3:0] \$652 ;
-  reg [3:0] \$653 ;
-  reg \$654 ;
+  reg \$650 ;
+  reg \$651 ;
+  reg [14:0] \$652 ;
+  reg [12:0] \$653 ;
+  reg [4:0] \$654 ;
   reg \$655 ;
-  reg [14:0] \$656 ;
-  reg [12:0] \$657 ;
-  reg [4:0] \$658 ;
-  reg \$659 ;
+  reg [30:0] \$656 ;
+  reg [30:0] \$657 ;
+  reg [30:0] \$658 ;
+  reg [30:0] \$659 ;
   wire [31:0] \$66 ;
-  reg [4:0] \$660 ;
-  reg [31:0] \$661 ;
-  reg [31:0] \$662 ;
-  reg [31:0] \$663 ;
-  reg [31:0] \$664 ;
-  reg [3:0] \$665 ;
-  reg [3:0] \$666 ;
+  reg [3:0] \$660 ;
+  reg [3:0] \$661 ;
+  reg \$662 ;
+  reg \$663 ;
+  reg [14:0] \$664 ;
+  reg [12:0] \$665 ;
+  reg [4:0] \$666 ;
   reg \$667 ;
-  reg \$668 ;
-  reg [14:0] \$669 ;
+  reg [4:0] \$668 ;
+  reg [31:0] \$669 ;
   wire [11:0] \$67 ;
-  reg [12:0] \$670 ;
-  reg [4:0] \$671 ;
-  reg \$672 ;
-  reg [4:0] \$673 ;
-  reg [7:0] \$674 ;
-  reg [7:0] \$675 ;
-  reg [7:0] \$676 ;
-  reg [7:0] \$677 ;
-  reg \$678 ;
-  reg \$679 ;
+  reg [31:0] \$670 ;
+  reg [31:0] \$671 ;
+  reg [31:0] \$672 ;
+  reg [3:0] \$673 ;
+  reg [3:0] \$674 ;
+  reg \$675 ;
+  reg \$676 ;
+  reg [14:0] \$677 ;
+  reg [12:0] \$678 ;
+  reg [4:0] \$679 ;
   wire [11:0] \$68 ;
-  reg [3:0] \$680 ;
+  reg \$680 ;
+  reg [4:0] \$681 ;
+  reg [7:0] \$682 ;
+  reg [7:0] \$683 ;
+  reg [7:0] \$684 ;
+  reg [7:0] \$685 ;
+  reg \$686 ;
+  reg \$687 ;
+  reg [3:0] \$688 ;
   wire [12:0] \$69 ;
   wire [11:0] \$7 ;
   wire [30:0] \$70 ;
@@ -1108,13 +1116,21 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [27:0] n1_recip = 28'h0000000;
   wire [7:0] n1_residual;
   reg n1_valid = 1'h0;
+  reg n1b_any = 1'h0;
+  reg [4:0] n1b_lead = 5'h00;
+  reg [7:0] n1b_len = 8'h00;
+  reg [15:0] n1b_mantissa = 16'h0000;
+  reg [24:0] n1b_max = 25'h0000000;
+  reg [27:0] n1b_recip = 28'h0000000;
+  reg [7:0] n1b_residual = 8'h00;
+  reg n1b_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [7:0] n2_len = 8'h00;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [24:0] n2_max = 25'h0000000;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$277  = 28'h0000000;
+  reg [27:0] \n2_recip$285  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [36:0] o__payload;
@@ -1358,6 +1374,10 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
+  assign \$288  = 1'h1 << d3_drop2;
+  assign \$290  = \$287  + \$289 ;
+  assign \$291  = \$290  >> d3_drop2;
+  assign \$293  = 1'h1 << d3_drop3;
   assign \$295  = \$292  + \$294 ;
   assign \$296  = \$295  >> d3_drop3;
   assign \$297  = d4_num0 * d4_recip;
@@ -1801,273 +1821,289 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @(posedge clk)
     n1_product <= \$546 ;
   always @(posedge clk)
-    w_en <= \$547 ;
+    n1b_valid <= \$547 ;
   always @(posedge clk)
-    n2_max <= \$548 ;
+    n1b_max <= \$548 ;
   always @(posedge clk)
-    n2_any <= \$549 ;
+    n1b_any <= \$549 ;
   always @(posedge clk)
-    n2_len <= \$550 ;
+    n1b_len <= \$550 ;
   always @(posedge clk)
-    n2_lead <= \$551 ;
+    n1b_lead <= \$551 ;
   always @(posedge clk)
-    \n2_recip$277  <= \$552 ;
+    n1b_recip <= \$552 ;
   always @(posedge clk)
-    n2_mantissa <= \$553 ;
+    n1b_mantissa <= \$553 ;
   always @(posedge clk)
-    n2_recip <= \$554 ;
+    n1b_residual <= \$554 ;
   always @(posedge clk)
-    vector_valid <= \$555 ;
+    w_en <= \$555 ;
   always @(posedge clk)
-    vector_head <= \$556 ;
+    n2_max <= \$556 ;
   always @(posedge clk)
-    rd__addr <= \$557 ;
+    n2_any <= \$557 ;
   always @(posedge clk)
-    count <= \$558 ;
+    n2_len <= \$558 ;
   always @(posedge clk)
-    d1_valid <= \$559 ;
+    n2_lead <= \$559 ;
   always @(posedge clk)
-    d1_last <= \$560 ;
+    \n2_recip$285  <= \$560 ;
   always @(posedge clk)
-    d1_max <= \$561 ;
+    n2_mantissa <= \$561 ;
   always @(posedge clk)
-    d1_recip <= \$562 ;
+    n2_recip <= \$562 ;
   always @(posedge clk)
-    d1_lead <= \$563 ;
+    vector_valid <= \$563 ;
   always @(posedge clk)
-    d1_any <= \$564 ;
+    vector_head <= \$564 ;
   always @(posedge clk)
-    d1b_ring <= \$565 ;
+    rd__addr <= \$565 ;
   always @(posedge clk)
-    d1b_valid <= \$566 ;
+    count <= \$566 ;
   always @(posedge clk)
-    d1b_last <= \$567 ;
+    d1_valid <= \$567 ;
   always @(posedge clk)
-    d1b_max <= \$568 ;
+    d1_last <= \$568 ;
   always @(posedge clk)
-    d1b_recip <= \$569 ;
+    d1_max <= \$569 ;
   always @(posedge clk)
-    d1b_lead <= \$570 ;
+    d1_recip <= \$570 ;
   always @(posedge clk)
-    d1b_any <= \$571 ;
+    d1_lead <= \$571 ;
   always @(posedge clk)
-    d2_e0 <= \$572 ;
+    d1_any <= \$572 ;
   always @(posedge clk)
-    d2_e1 <= \$573 ;
+    d1b_ring <= \$573 ;
   always @(posedge clk)
-    d2_e2 <= \$574 ;
+    d1b_valid <= \$574 ;
   always @(posedge clk)
-    d2_e3 <= \$575 ;
+    d1b_last <= \$575 ;
   always @(posedge clk)
-    d2_mask <= \$576 ;
+    d1b_max <= \$576 ;
   always @(posedge clk)
-    d2_keep <= \$577 ;
+    d1b_recip <= \$577 ;
   always @(posedge clk)
-    d2_valid <= \$578 ;
+    d1b_lead <= \$578 ;
   always @(posedge clk)
-    d2_last <= \$579 ;
+    d1b_any <= \$579 ;
   always @(posedge clk)
-    d2_max <= \$580 ;
+    d2_e0 <= \$580 ;
   always @(posedge clk)
-    d2_recip <= \$581 ;
+    d2_e1 <= \$581 ;
   always @(posedge clk)
-    d2_lead <= \$582 ;
+    d2_e2 <= \$582 ;
   always @(posedge clk)
-    d2_any <= \$583 ;
+    d2_e3 <= \$583 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$584 ;
+    d2_mask <= \$584 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$585 ;
+    d2_keep <= \$585 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$586 ;
+    d2_valid <= \$586 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$587 ;
+    d2_last <= \$587 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$588 ;
+    d2_max <= \$588 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$589 ;
+    d2_recip <= \$589 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$590 ;
+    d2_lead <= \$590 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$591 ;
+    d2_any <= \$591 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$592 ;
+    d_exp0_v_r <= \$592 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$593 ;
+    d_exp0_offset_r <= \$593 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$594 ;
+    d_exp0_step_r <= \$594 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$595 ;
+    d_exp0_lower_r <= \$595 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$596 ;
+    d_exp0_drop_r <= \$596 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$597 ;
+    d_exp1_v_r <= \$597 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$598 ;
+    d_exp1_offset_r <= \$598 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$599 ;
+    d_exp1_step_r <= \$599 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$600 ;
+    d_exp1_lower_r <= \$600 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$601 ;
+    d_exp1_drop_r <= \$601 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$602 ;
+    d_exp2_v_r <= \$602 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$603 ;
+    d_exp2_offset_r <= \$603 ;
   always @(posedge clk)
-    d2a_mask <= \$604 ;
+    d_exp2_step_r <= \$604 ;
   always @(posedge clk)
-    d2b_mask <= \$605 ;
+    d_exp2_lower_r <= \$605 ;
   always @(posedge clk)
-    d2a_keep <= \$606 ;
+    d_exp2_drop_r <= \$606 ;
   always @(posedge clk)
-    d2b_keep <= \$607 ;
+    d_exp3_v_r <= \$607 ;
   always @(posedge clk)
-    d2a_valid <= \$608 ;
+    d_exp3_offset_r <= \$608 ;
   always @(posedge clk)
-    d2b_valid <= \$609 ;
+    d_exp3_step_r <= \$609 ;
   always @(posedge clk)
-    d2a_last <= \$610 ;
+    d_exp3_lower_r <= \$610 ;
   always @(posedge clk)
-    d2b_last <= \$611 ;
+    d_exp3_drop_r <= \$611 ;
   always @(posedge clk)
-    d2a_max <= \$612 ;
+    d2a_mask <= \$612 ;
   always @(posedge clk)
-    d2b_max <= \$613 ;
+    d2b_mask <= \$613 ;
   always @(posedge clk)
-    d2a_recip <= \$614 ;
+    d2a_keep <= \$614 ;
   always @(posedge clk)
-    d2b_recip <= \$615 ;
+    d2b_keep <= \$615 ;
   always @(posedge clk)
-    d2a_lead <= \$616 ;
+    d2a_valid <= \$616 ;
   always @(posedge clk)
-    d2b_lead <= \$617 ;
+    d2b_valid <= \$617 ;
   always @(posedge clk)
-    d2a_any <= \$618 ;
+    d2a_last <= \$618 ;
   always @(posedge clk)
-    d2b_any <= \$619 ;
+    d2b_last <= \$619 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$620 ;
+    d2a_max <= \$620 ;
   always @(posedge clk)
-    d3_drop0 <= \$621 ;
+    d2b_max <= \$621 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$622 ;
+    d2a_recip <= \$622 ;
   always @(posedge clk)
-    d3_drop1 <= \$623 ;
+    d2b_recip <= \$623 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$624 ;
+    d2a_lead <= \$624 ;
   always @(posedge clk)
-    d3_drop2 <= \$625 ;
+    d2b_lead <= \$625 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$626 ;
+    d2a_any <= \$626 ;
   always @(posedge clk)
-    d3_drop3 <= \$627 ;
+    d2b_any <= \$627 ;
   always @(posedge clk)
-    d3_mask <= \$628 ;
+    d3_mantissa0 <= \$628 ;
   always @(posedge clk)
-    d3_keep <= \$629 ;
+    d3_drop0 <= \$629 ;
   always @(posedge clk)
-    d3_valid <= \$630 ;
+    d3_mantissa1 <= \$630 ;
   always @(posedge clk)
-    d3_last <= \$631 ;
+    d3_drop1 <= \$631 ;
   always @(posedge clk)
-    d3_max <= \$632 ;
+    d3_mantissa2 <= \$632 ;
   always @(posedge clk)
-    d3_recip <= \$633 ;
+    d3_drop2 <= \$633 ;
   always @(posedge clk)
-    d3_lead <= \$634 ;
+    d3_mantissa3 <= \$634 ;
   always @(posedge clk)
-    d3_any <= \$635 ;
+    d3_drop3 <= \$635 ;
   always @(posedge clk)
-    d4_num0 <= \$636 ;
+    d3_mask <= \$636 ;
   always @(posedge clk)
-    d4_num1 <= \$637 ;
+    d3_keep <= \$637 ;
   always @(posedge clk)
-    d4_num2 <= \$638 ;
+    d3_valid <= \$638 ;
   always @(posedge clk)
-    d4_num3 <= \$639 ;
+    d3_last <= \$639 ;
   always @(posedge clk)
-    d4_mask <= \$640 ;
+    d3_max <= \$640 ;
   always @(posedge clk)
-    d4_keep <= \$641 ;
+    d3_recip <= \$641 ;
   always @(posedge clk)
-    d4_valid <= \$642 ;
+    d3_lead <= \$642 ;
   always @(posedge clk)
-    d4_last <= \$643 ;
+    d3_any <= \$643 ;
   always @(posedge clk)
-    d4_max <= \$644 ;
+    d4_num0 <= \$644 ;
   always @(posedge clk)
-    d4_recip <= \$645 ;
+    d4_num1 <= \$645 ;
   always @(posedge clk)
-    d4_lead <= \$646 ;
+    d4_num2 <= \$646 ;
   always @(posedge clk)
-    d4_any <= \$647 ;
+    d4_num3 <= \$647 ;
   always @(posedge clk)
-    d5_prod0 <= \$648 ;
+    d4_mask <= \$648 ;
   always @(posedge clk)
-    d5_prod1 <= \$649 ;
+    d4_keep <= \$649 ;
   always @(posedge clk)
-    d5_prod2 <= \$650 ;
+    d4_valid <= \$650 ;
   always @(posedge clk)
-    d5_prod3 <= \$651 ;
+    d4_last <= \$651 ;
   always @(posedge clk)
-    d5_mask <= \$652 ;
+    d4_max <= \$652 ;
   always @(posedge clk)
-    d5_keep <= \$653 ;
+    d4_recip <= \$653 ;
   always @(posedge clk)
-    d5_valid <= \$654 ;
+    d4_lead <= \$654 ;
   always @(posedge clk)
-    d5_last <= \$655 ;
+    d4_any <= \$655 ;
   always @(posedge clk)
-    d5_max <= \$656 ;
+    d5_prod0 <= \$656 ;
   always @(posedge clk)
-    d5_recip <= \$657 ;
+    d5_prod1 <= \$657 ;
   always @(posedge clk)
-    d5_lead <= \$658 ;
+    d5_prod2 <= \$658 ;
   always @(posedge clk)
-    d5_any <= \$659 ;
+    d5_prod3 <= \$659 ;
   always @(posedge clk)
-    d5_shift <= \$660 ;
+    d5_mask <= \$660 ;
   always @(posedge clk)
-    d6_twice0 <= \$661 ;
+    d5_keep <= \$661 ;
   always @(posedge clk)
-    d6_twice1 <= \$662 ;
+    d5_valid <= \$662 ;
   always @(posedge clk)
-    d6_twice2 <= \$663 ;
+    d5_last <= \$663 ;
   always @(posedge clk)
-    d6_twice3 <= \$664 ;
+    d5_max <= \$664 ;
   always @(posedge clk)
-    d6_mask <= \$665 ;
+    d5_recip <= \$665 ;
   always @(posedge clk)
-    d6_keep <= \$666 ;
+    d5_lead <= \$666 ;
   always @(posedge clk)
-    d6_valid <= \$667 ;
+    d5_any <= \$667 ;
   always @(posedge clk)
-    d6_last <= \$668 ;
+    d5_shift <= \$668 ;
   always @(posedge clk)
-    d6_max <= \$669 ;
+    d6_twice0 <= \$669 ;
   always @(posedge clk)
-    d6_recip <= \$670 ;
+    d6_twice1 <= \$670 ;
   always @(posedge clk)
-    d6_lead <= \$671 ;
+    d6_twice2 <= \$671 ;
   always @(posedge clk)
-    d6_any <= \$672 ;
+    d6_twice3 <= \$672 ;
   always @(posedge clk)
-    d6_shift <= \$673 ;
+    d6_mask <= \$673 ;
   always @(posedge clk)
-    d7_y0 <= \$674 ;
+    d6_keep <= \$674 ;
   always @(posedge clk)
-    d7_y1 <= \$675 ;
+    d6_valid <= \$675 ;
   always @(posedge clk)
-    d7_y2 <= \$676 ;
+    d6_last <= \$676 ;
   always @(posedge clk)
-    d7_y3 <= \$677 ;
+    d6_max <= \$677 ;
   always @(posedge clk)
-    o__valid <= \$678 ;
+    d6_recip <= \$678 ;
   always @(posedge clk)
-    d7_last <= \$679 ;
+    d6_lead <= \$679 ;
   always @(posedge clk)
-    d7_keep <= \$680 ;
+    d6_any <= \$680 ;
+  always @(posedge clk)
+    d6_shift <= \$681 ;
+  always @(posedge clk)
+    d7_y0 <= \$682 ;
+  always @(posedge clk)
+    d7_y1 <= \$683 ;
+  always @(posedge clk)
+    d7_y2 <= \$684 ;
+  always @(posedge clk)
+    d7_y3 <= \$685 ;
+  always @(posedge clk)
+    o__valid <= \$686 ;
+  always @(posedge clk)
+    d7_last <= \$687 ;
+  always @(posedge clk)
+    d7_keep <= \$688 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[39:36];
@@ -2236,9 +2272,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$223  = $signed({ 1'h0, recip_lower_r }) + $signed(\$222 );
   assign \$225  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$226  = $signed(\$224 ) + $signed(\$225 );
-  assign \$227  = $signed(n1_recip) * $signed(\$52 [7:0]);
+  assign \$227  = $signed(n1b_recip) * $signed(n1b_residual);
   assign \$228  = $signed(\$227 ) + $signed(16'h4000);
-  assign \$230  = $signed(n1_recip) + $signed(\$229 );
+  assign \$230  = $signed(n1b_recip) + $signed(\$229 );
   assign \$231  = rd__addr + 1'h1;
   assign \$232  = count == vector_head[39:34];
   assign \$233  = count + 1'h1;
@@ -2279,10 +2315,6 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$283  = 1'h1 << d3_drop1;
   assign \$285  = \$282  + \$284 ;
   assign \$286  = \$285  >> d3_drop1;
-  assign \$288  = 1'h1 << d3_drop2;
-  assign \$290  = \$287  + \$289 ;
-  assign \$291  = \$290  >> d3_drop2;
-  assign \$293  = 1'h1 << d3_drop3;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -3881,138 +3913,114 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = \$230 [12:0];
+    \$554  = \$52 [7:0];
     if (rst) begin
-      \$554  = 13'h0000;
+      \$554  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = vector_valid;
-    if (vector_load) begin
-      \$555  = 1'h1;
-    end else if (vector_pop) begin
-      \$555  = 1'h0;
-    end
+    \$555  = n1b_valid;
     if (rst) begin
       \$555  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = vector_head;
-    if (vector_load) begin
-      \$556  = r_data;
-    end
+    \$556  = n1b_max;
     if (rst) begin
-      \$556  = 40'h0000000000;
+      \$556  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = rd__addr;
-    if (issue) begin
-      \$557  = \$231 [6:0];
-    end
+    \$557  = n1b_any;
     if (rst) begin
-      \$557  = 7'h00;
+      \$557  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = count;
-    if (issue) begin
-      \$558  = \$234 [6:0];
-    end
+    \$558  = n1b_len;
     if (rst) begin
-      \$558  = 7'h00;
+      \$558  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d1_valid;
-    if (ce) begin
-      \$559  = issue;
-    end
+    \$559  = n1b_lead;
     if (rst) begin
-      \$559  = 1'h0;
+      \$559  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d1_last;
-    if (ce) begin
-      \$560  = \$236 ;
-    end
+    \$560  = n1b_recip;
     if (rst) begin
-      \$560  = 1'h0;
+      \$560  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d1_max;
-    if (ce) begin
-      \$561  = vector_head[14:0];
-    end
+    \$561  = n1b_mantissa;
     if (rst) begin
-      \$561  = 15'h0000;
+      \$561  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d1_recip;
-    if (ce) begin
-      \$562  = vector_head[27:15];
-    end
+    \$562  = \$230 [12:0];
     if (rst) begin
       \$562  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d1_lead;
-    if (ce) begin
-      \$563  = vector_head[32:28];
+    \$563  = vector_valid;
+    if (vector_load) begin
+      \$563  = 1'h1;
+    end else if (vector_pop) begin
+      \$563  = 1'h0;
     end
     if (rst) begin
-      \$563  = 5'h00;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d1_any;
-    if (ce) begin
-      \$564  = vector_head[33];
+    \$564  = vector_head;
+    if (vector_load) begin
+      \$564  = r_data;
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$564  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d1b_ring;
-    if (ce) begin
-      \$565  = rd__data;
+    \$565  = rd__addr;
+    if (issue) begin
+      \$565  = \$231 [6:0];
     end
     if (rst) begin
-      \$565  = 36'h000000000;
+      \$565  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d1b_valid;
-    if (ce) begin
-      \$566  = d1_valid;
+    \$566  = count;
+    if (issue) begin
+      \$566  = \$234 [6:0];
     end
     if (rst) begin
-      \$566  = 1'h0;
+      \$566  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d1b_last;
+    \$567  = d1_valid;
     if (ce) begin
-      \$567  = d1_last;
+      \$567  = issue;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -4020,119 +4028,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d1b_max;
+    \$568  = d1_last;
     if (ce) begin
-      \$568  = d1_max;
+      \$568  = \$236 ;
     end
     if (rst) begin
-      \$568  = 15'h0000;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d1b_recip;
+    \$569  = d1_max;
     if (ce) begin
-      \$569  = d1_recip;
+      \$569  = vector_head[14:0];
     end
     if (rst) begin
-      \$569  = 13'h0000;
+      \$569  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d1b_lead;
+    \$570  = d1_recip;
     if (ce) begin
-      \$570  = d1_lead;
+      \$570  = vector_head[27:15];
     end
     if (rst) begin
-      \$570  = 5'h00;
+      \$570  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d1b_any;
+    \$571  = d1_lead;
     if (ce) begin
-      \$571  = d1_any;
+      \$571  = vector_head[32:28];
     end
     if (rst) begin
-      \$571  = 1'h0;
+      \$571  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d2_e0;
+    \$572  = d1_any;
     if (ce) begin
-      \$572  = \$238 ;
+      \$572  = vector_head[33];
     end
     if (rst) begin
-      \$572  = 25'h0000000;
+      \$572  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d2_e1;
+    \$573  = d1b_ring;
     if (ce) begin
-      \$573  = \$240 ;
+      \$573  = rd__data;
     end
     if (rst) begin
-      \$573  = 25'h0000000;
+      \$573  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d2_e2;
+    \$574  = d1b_valid;
     if (ce) begin
-      \$574  = \$242 ;
+      \$574  = d1_valid;
     end
     if (rst) begin
-      \$574  = 25'h0000000;
+      \$574  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d2_e3;
+    \$575  = d1b_last;
     if (ce) begin
-      \$575  = \$244 ;
+      \$575  = d1_last;
     end
     if (rst) begin
-      \$575  = 25'h0000000;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d2_mask;
+    \$576  = d1b_max;
     if (ce) begin
-      \$576  = d1b_ring[35:32];
+      \$576  = d1_max;
     end
     if (rst) begin
-      \$576  = 4'h0;
+      \$576  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d2_keep;
+    \$577  = d1b_recip;
     if (ce) begin
-      \$577  = { \$252 , \$250 , \$248 , \$246  };
+      \$577  = d1_recip;
     end
     if (rst) begin
-      \$577  = 4'h0;
+      \$577  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d2_valid;
+    \$578  = d1b_lead;
     if (ce) begin
-      \$578  = d1b_valid;
+      \$578  = d1_lead;
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$578  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d2_last;
+    \$579  = d1b_any;
     if (ce) begin
-      \$579  = d1b_last;
+      \$579  = d1_any;
     end
     if (rst) begin
       \$579  = 1'h0;
@@ -4140,389 +4148,389 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d2_max;
+    \$580  = d2_e0;
     if (ce) begin
-      \$580  = d1b_max;
+      \$580  = \$238 ;
     end
     if (rst) begin
-      \$580  = 15'h0000;
+      \$580  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d2_recip;
+    \$581  = d2_e1;
     if (ce) begin
-      \$581  = d1b_recip;
+      \$581  = \$240 ;
     end
     if (rst) begin
-      \$581  = 13'h0000;
+      \$581  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d2_lead;
+    \$582  = d2_e2;
     if (ce) begin
-      \$582  = d1b_lead;
+      \$582  = \$242 ;
     end
     if (rst) begin
-      \$582  = 5'h00;
+      \$582  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d2_any;
+    \$583  = d2_e3;
     if (ce) begin
-      \$583  = d1b_any;
+      \$583  = \$244 ;
     end
     if (rst) begin
-      \$583  = 1'h0;
+      \$583  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d_exp0_v_r;
+    \$584  = d2_mask;
     if (ce) begin
-      \$584  = \$254 ;
+      \$584  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$584  = 31'h00000000;
+      \$584  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d_exp0_offset_r;
+    \$585  = d2_keep;
     if (ce) begin
-      \$585  = d_exp0_v_r[8:0];
+      \$585  = { \$252 , \$250 , \$248 , \$246  };
     end
     if (rst) begin
-      \$585  = 9'h000;
+      \$585  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d_exp0_step_r;
+    \$586  = d2_valid;
     if (ce) begin
-      \$586  = \$255 ;
+      \$586  = d1b_valid;
     end
     if (rst) begin
-      \$586  = 19'h00000;
+      \$586  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d_exp0_lower_r;
+    \$587  = d2_last;
     if (ce) begin
-      \$587  = d_exp0_lower;
+      \$587  = d1b_last;
     end
     if (rst) begin
-      \$587  = 18'h00000;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d_exp0_drop_r;
+    \$588  = d2_max;
     if (ce) begin
-      \$588  = \$66 [4:0];
+      \$588  = d1b_max;
     end
     if (rst) begin
-      \$588  = 5'h00;
+      \$588  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d_exp1_v_r;
+    \$589  = d2_recip;
     if (ce) begin
-      \$589  = \$257 ;
+      \$589  = d1b_recip;
     end
     if (rst) begin
-      \$589  = 31'h00000000;
+      \$589  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d_exp1_offset_r;
+    \$590  = d2_lead;
     if (ce) begin
-      \$590  = d_exp1_v_r[8:0];
+      \$590  = d1b_lead;
     end
     if (rst) begin
-      \$590  = 9'h000;
+      \$590  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d_exp1_step_r;
+    \$591  = d2_any;
     if (ce) begin
-      \$591  = \$258 ;
+      \$591  = d1b_any;
     end
     if (rst) begin
-      \$591  = 19'h00000;
+      \$591  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d_exp1_lower_r;
+    \$592  = d_exp0_v_r;
     if (ce) begin
-      \$592  = d_exp1_lower;
+      \$592  = \$254 ;
     end
     if (rst) begin
-      \$592  = 18'h00000;
+      \$592  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d_exp1_drop_r;
+    \$593  = d_exp0_offset_r;
     if (ce) begin
-      \$593  = \$75 [4:0];
+      \$593  = d_exp0_v_r[8:0];
     end
     if (rst) begin
-      \$593  = 5'h00;
+      \$593  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d_exp2_v_r;
+    \$594  = d_exp0_step_r;
     if (ce) begin
-      \$594  = \$260 ;
+      \$594  = \$255 ;
     end
     if (rst) begin
-      \$594  = 31'h00000000;
+      \$594  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d_exp2_offset_r;
+    \$595  = d_exp0_lower_r;
     if (ce) begin
-      \$595  = d_exp2_v_r[8:0];
+      \$595  = d_exp0_lower;
     end
     if (rst) begin
-      \$595  = 9'h000;
+      \$595  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d_exp2_step_r;
+    \$596  = d_exp0_drop_r;
     if (ce) begin
-      \$596  = \$261 ;
+      \$596  = \$66 [4:0];
     end
     if (rst) begin
-      \$596  = 19'h00000;
+      \$596  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d_exp2_lower_r;
+    \$597  = d_exp1_v_r;
     if (ce) begin
-      \$597  = d_exp2_lower;
+      \$597  = \$257 ;
     end
     if (rst) begin
-      \$597  = 18'h00000;
+      \$597  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d_exp2_drop_r;
+    \$598  = d_exp1_offset_r;
     if (ce) begin
-      \$598  = \$84 [4:0];
+      \$598  = d_exp1_v_r[8:0];
     end
     if (rst) begin
-      \$598  = 5'h00;
+      \$598  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d_exp3_v_r;
+    \$599  = d_exp1_step_r;
     if (ce) begin
-      \$599  = \$263 ;
+      \$599  = \$258 ;
     end
     if (rst) begin
-      \$599  = 31'h00000000;
+      \$599  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d_exp3_offset_r;
+    \$600  = d_exp1_lower_r;
     if (ce) begin
-      \$600  = d_exp3_v_r[8:0];
+      \$600  = d_exp1_lower;
     end
     if (rst) begin
-      \$600  = 9'h000;
+      \$600  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d_exp3_step_r;
+    \$601  = d_exp1_drop_r;
     if (ce) begin
-      \$601  = \$264 ;
+      \$601  = \$75 [4:0];
     end
     if (rst) begin
-      \$601  = 19'h00000;
+      \$601  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d_exp3_lower_r;
+    \$602  = d_exp2_v_r;
     if (ce) begin
-      \$602  = d_exp3_lower;
+      \$602  = \$260 ;
     end
     if (rst) begin
-      \$602  = 18'h00000;
+      \$602  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d_exp3_drop_r;
+    \$603  = d_exp2_offset_r;
     if (ce) begin
-      \$603  = \$93 [4:0];
+      \$603  = d_exp2_v_r[8:0];
     end
     if (rst) begin
-      \$603  = 5'h00;
+      \$603  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d2a_mask;
+    \$604  = d_exp2_step_r;
     if (ce) begin
-      \$604  = d2_mask;
+      \$604  = \$261 ;
     end
     if (rst) begin
-      \$604  = 4'h0;
+      \$604  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d2b_mask;
+    \$605  = d_exp2_lower_r;
     if (ce) begin
-      \$605  = d2a_mask;
+      \$605  = d_exp2_lower;
     end
     if (rst) begin
-      \$605  = 4'h0;
+      \$605  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d2a_keep;
+    \$606  = d_exp2_drop_r;
     if (ce) begin
-      \$606  = d2_keep;
+      \$606  = \$84 [4:0];
     end
     if (rst) begin
-      \$606  = 4'h0;
+      \$606  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d2b_keep;
+    \$607  = d_exp3_v_r;
     if (ce) begin
-      \$607  = d2a_keep;
+      \$607  = \$263 ;
     end
     if (rst) begin
-      \$607  = 4'h0;
+      \$607  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d2a_valid;
+    \$608  = d_exp3_offset_r;
     if (ce) begin
-      \$608  = d2_valid;
+      \$608  = d_exp3_v_r[8:0];
     end
     if (rst) begin
-      \$608  = 1'h0;
+      \$608  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d2b_valid;
+    \$609  = d_exp3_step_r;
     if (ce) begin
-      \$609  = d2a_valid;
+      \$609  = \$264 ;
     end
     if (rst) begin
-      \$609  = 1'h0;
+      \$609  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d2a_last;
+    \$610  = d_exp3_lower_r;
     if (ce) begin
-      \$610  = d2_last;
+      \$610  = d_exp3_lower;
     end
     if (rst) begin
-      \$610  = 1'h0;
+      \$610  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d2b_last;
+    \$611  = d_exp3_drop_r;
     if (ce) begin
-      \$611  = d2a_last;
+      \$611  = \$93 [4:0];
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$611  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d2a_max;
+    \$612  = d2a_mask;
     if (ce) begin
-      \$612  = d2_max;
+      \$612  = d2_mask;
     end
     if (rst) begin
-      \$612  = 15'h0000;
+      \$612  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d2b_max;
+    \$613  = d2b_mask;
     if (ce) begin
-      \$613  = d2a_max;
+      \$613  = d2a_mask;
     end
     if (rst) begin
-      \$613  = 15'h0000;
+      \$613  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d2a_recip;
+    \$614  = d2a_keep;
     if (ce) begin
-      \$614  = d2_recip;
+      \$614  = d2_keep;
     end
     if (rst) begin
-      \$614  = 13'h0000;
+      \$614  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d2b_recip;
+    \$615  = d2b_keep;
     if (ce) begin
-      \$615  = d2a_recip;
+      \$615  = d2a_keep;
     end
     if (rst) begin
-      \$615  = 13'h0000;
+      \$615  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d2a_lead;
+    \$616  = d2a_valid;
     if (ce) begin
-      \$616  = d2_lead;
+      \$616  = d2_valid;
     end
     if (rst) begin
-      \$616  = 5'h00;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d2b_lead;
+    \$617  = d2b_valid;
     if (ce) begin
-      \$617  = d2a_lead;
+      \$617  = d2a_valid;
     end
     if (rst) begin
-      \$617  = 5'h00;
+      \$617  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d2a_any;
+    \$618  = d2a_last;
     if (ce) begin
-      \$618  = d2_any;
+      \$618  = d2_last;
     end
     if (rst) begin
       \$618  = 1'h0;
@@ -4530,9 +4538,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d2b_any;
+    \$619  = d2b_last;
     if (ce) begin
-      \$619  = d2a_any;
+      \$619  = d2a_last;
     end
     if (rst) begin
       \$619  = 1'h0;
@@ -4540,59 +4548,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d3_mantissa0;
+    \$620  = d2a_max;
     if (ce) begin
-      \$620  = \$267 [17:0];
+      \$620  = d2_max;
     end
     if (rst) begin
-      \$620  = 18'h00000;
+      \$620  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d3_drop0;
+    \$621  = d2b_max;
     if (ce) begin
-      \$621  = d_exp0_drop_r;
+      \$621  = d2a_max;
     end
     if (rst) begin
-      \$621  = 5'h00;
+      \$621  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d3_mantissa1;
+    \$622  = d2a_recip;
     if (ce) begin
-      \$622  = \$270 [17:0];
+      \$622  = d2_recip;
     end
     if (rst) begin
-      \$622  = 18'h00000;
+      \$622  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d3_drop1;
+    \$623  = d2b_recip;
     if (ce) begin
-      \$623  = d_exp1_drop_r;
+      \$623  = d2a_recip;
     end
     if (rst) begin
-      \$623  = 5'h00;
+      \$623  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d3_mantissa2;
+    \$624  = d2a_lead;
     if (ce) begin
-      \$624  = \$273 [17:0];
+      \$624  = d2_lead;
     end
     if (rst) begin
-      \$624  = 18'h00000;
+      \$624  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d3_drop2;
+    \$625  = d2b_lead;
     if (ce) begin
-      \$625  = d_exp2_drop_r;
+      \$625  = d2a_lead;
     end
     if (rst) begin
       \$625  = 5'h00;
@@ -4600,179 +4608,179 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d3_mantissa3;
+    \$626  = d2a_any;
     if (ce) begin
-      \$626  = \$276 [17:0];
+      \$626  = d2_any;
     end
     if (rst) begin
-      \$626  = 18'h00000;
+      \$626  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d3_drop3;
+    \$627  = d2b_any;
     if (ce) begin
-      \$627  = d_exp3_drop_r;
+      \$627  = d2a_any;
     end
     if (rst) begin
-      \$627  = 5'h00;
+      \$627  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d3_mask;
+    \$628  = d3_mantissa0;
     if (ce) begin
-      \$628  = d2b_mask;
+      \$628  = \$267 [17:0];
     end
     if (rst) begin
-      \$628  = 4'h0;
+      \$628  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d3_keep;
+    \$629  = d3_drop0;
     if (ce) begin
-      \$629  = d2b_keep;
+      \$629  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$629  = 4'h0;
+      \$629  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d3_valid;
+    \$630  = d3_mantissa1;
     if (ce) begin
-      \$630  = d2b_valid;
+      \$630  = \$270 [17:0];
     end
     if (rst) begin
-      \$630  = 1'h0;
+      \$630  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d3_last;
+    \$631  = d3_drop1;
     if (ce) begin
-      \$631  = d2b_last;
+      \$631  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$631  = 1'h0;
+      \$631  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d3_max;
+    \$632  = d3_mantissa2;
     if (ce) begin
-      \$632  = d2b_max;
+      \$632  = \$273 [17:0];
     end
     if (rst) begin
-      \$632  = 15'h0000;
+      \$632  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d3_recip;
+    \$633  = d3_drop2;
     if (ce) begin
-      \$633  = d2b_recip;
+      \$633  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$633  = 13'h0000;
+      \$633  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d3_lead;
+    \$634  = d3_mantissa3;
     if (ce) begin
-      \$634  = d2b_lead;
+      \$634  = \$276 [17:0];
     end
     if (rst) begin
-      \$634  = 5'h00;
+      \$634  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d3_any;
+    \$635  = d3_drop3;
     if (ce) begin
-      \$635  = d2b_any;
+      \$635  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$635  = 1'h0;
+      \$635  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d4_num0;
+    \$636  = d3_mask;
     if (ce) begin
-      \$636  = \$281 [17:0];
+      \$636  = d2b_mask;
     end
     if (rst) begin
-      \$636  = 18'h00000;
+      \$636  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d4_num1;
+    \$637  = d3_keep;
     if (ce) begin
-      \$637  = \$286 [17:0];
+      \$637  = d2b_keep;
     end
     if (rst) begin
-      \$637  = 18'h00000;
+      \$637  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d4_num2;
+    \$638  = d3_valid;
     if (ce) begin
-      \$638  = \$291 [17:0];
+      \$638  = d2b_valid;
     end
     if (rst) begin
-      \$638  = 18'h00000;
+      \$638  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d4_num3;
+    \$639  = d3_last;
     if (ce) begin
-      \$639  = \$296 [17:0];
+      \$639  = d2b_last;
     end
     if (rst) begin
-      \$639  = 18'h00000;
+      \$639  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d4_mask;
+    \$640  = d3_max;
     if (ce) begin
-      \$640  = d3_mask;
+      \$640  = d2b_max;
     end
     if (rst) begin
-      \$640  = 4'h0;
+      \$640  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d4_keep;
+    \$641  = d3_recip;
     if (ce) begin
-      \$641  = d3_keep;
+      \$641  = d2b_recip;
     end
     if (rst) begin
-      \$641  = 4'h0;
+      \$641  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = d4_valid;
+    \$642  = d3_lead;
     if (ce) begin
-      \$642  = d3_valid;
+      \$642  = d2b_lead;
     end
     if (rst) begin
-      \$642  = 1'h0;
+      \$642  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d4_last;
+    \$643  = d3_any;
     if (ce) begin
-      \$643  = d3_last;
+      \$643  = d2b_any;
     end
     if (rst) begin
       \$643  = 1'h0;
@@ -4780,119 +4788,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = d4_max;
+    \$644  = d4_num0;
     if (ce) begin
-      \$644  = d3_max;
+      \$644  = \$281 [17:0];
     end
     if (rst) begin
-      \$644  = 15'h0000;
+      \$644  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = d4_recip;
+    \$645  = d4_num1;
     if (ce) begin
-      \$645  = d3_recip;
+      \$645  = \$286 [17:0];
     end
     if (rst) begin
-      \$645  = 13'h0000;
+      \$645  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = d4_lead;
+    \$646  = d4_num2;
     if (ce) begin
-      \$646  = d3_lead;
+      \$646  = \$291 [17:0];
     end
     if (rst) begin
-      \$646  = 5'h00;
+      \$646  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = d4_any;
+    \$647  = d4_num3;
     if (ce) begin
-      \$647  = d3_any;
+      \$647  = \$296 [17:0];
     end
     if (rst) begin
-      \$647  = 1'h0;
+      \$647  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = d5_prod0;
+    \$648  = d4_mask;
     if (ce) begin
-      \$648  = \$297 ;
+      \$648  = d3_mask;
     end
     if (rst) begin
-      \$648  = 31'h00000000;
+      \$648  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = d5_prod1;
+    \$649  = d4_keep;
     if (ce) begin
-      \$649  = \$298 ;
+      \$649  = d3_keep;
     end
     if (rst) begin
-      \$649  = 31'h00000000;
+      \$649  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = d5_prod2;
+    \$650  = d4_valid;
     if (ce) begin
-      \$650  = \$299 ;
+      \$650  = d3_valid;
     end
     if (rst) begin
-      \$650  = 31'h00000000;
+      \$650  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = d5_prod3;
+    \$651  = d4_last;
     if (ce) begin
-      \$651  = \$300 ;
+      \$651  = d3_last;
     end
     if (rst) begin
-      \$651  = 31'h00000000;
+      \$651  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = d5_mask;
+    \$652  = d4_max;
     if (ce) begin
-      \$652  = d4_mask;
+      \$652  = d3_max;
     end
     if (rst) begin
-      \$652  = 4'h0;
+      \$652  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = d5_keep;
+    \$653  = d4_recip;
     if (ce) begin
-      \$653  = d4_keep;
+      \$653  = d3_recip;
     end
     if (rst) begin
-      \$653  = 4'h0;
+      \$653  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = d5_valid;
+    \$654  = d4_lead;
     if (ce) begin
-      \$654  = d4_valid;
+      \$654  = d3_lead;
     end
     if (rst) begin
-      \$654  = 1'h0;
+      \$654  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = d5_last;
+    \$655  = d4_any;
     if (ce) begin
-      \$655  = d4_last;
+      \$655  = d3_any;
     end
     if (rst) begin
       \$655  = 1'h0;
@@ -4900,119 +4908,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = d5_max;
+    \$656  = d5_prod0;
     if (ce) begin
-      \$656  = d4_max;
+      \$656  = \$297 ;
     end
     if (rst) begin
-      \$656  = 15'h0000;
+      \$656  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = d5_recip;
+    \$657  = d5_prod1;
     if (ce) begin
-      \$657  = d4_recip;
+      \$657  = \$298 ;
     end
     if (rst) begin
-      \$657  = 13'h0000;
+      \$657  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = d5_lead;
+    \$658  = d5_prod2;
     if (ce) begin
-      \$658  = d4_lead;
+      \$658  = \$299 ;
     end
     if (rst) begin
-      \$658  = 5'h00;
+      \$658  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = d5_any;
+    \$659  = d5_prod3;
     if (ce) begin
-      \$659  = d4_any;
+      \$659  = \$300 ;
     end
     if (rst) begin
-      \$659  = 1'h0;
+      \$659  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = d5_shift;
+    \$660  = d5_mask;
     if (ce) begin
-      \$660  = \$94 [4:0];
+      \$660  = d4_mask;
     end
     if (rst) begin
-      \$660  = 5'h00;
+      \$660  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = d6_twice0;
+    \$661  = d5_keep;
     if (ce) begin
-      \$661  = \$302 ;
+      \$661  = d4_keep;
     end
     if (rst) begin
-      \$661  = 32'd0;
+      \$661  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = d6_twice1;
+    \$662  = d5_valid;
     if (ce) begin
-      \$662  = \$304 ;
+      \$662  = d4_valid;
     end
     if (rst) begin
-      \$662  = 32'd0;
+      \$662  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = d6_twice2;
+    \$663  = d5_last;
     if (ce) begin
-      \$663  = \$306 ;
+      \$663  = d4_last;
     end
     if (rst) begin
-      \$663  = 32'd0;
+      \$663  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = d6_twice3;
+    \$664  = d5_max;
     if (ce) begin
-      \$664  = \$308 ;
+      \$664  = d4_max;
     end
     if (rst) begin
-      \$664  = 32'd0;
+      \$664  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$665  = d6_mask;
+    \$665  = d5_recip;
     if (ce) begin
-      \$665  = d5_mask;
+      \$665  = d4_recip;
     end
     if (rst) begin
-      \$665  = 4'h0;
+      \$665  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$666  = d6_keep;
+    \$666  = d5_lead;
     if (ce) begin
-      \$666  = d5_keep;
+      \$666  = d4_lead;
     end
     if (rst) begin
-      \$666  = 4'h0;
+      \$666  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$667  = d6_valid;
+    \$667  = d5_any;
     if (ce) begin
-      \$667  = d5_valid;
+      \$667  = d4_any;
     end
     if (rst) begin
       \$667  = 1'h0;
@@ -5020,132 +5028,212 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$668  = d6_last;
+    \$668  = d5_shift;
     if (ce) begin
-      \$668  = d5_last;
+      \$668  = \$94 [4:0];
     end
     if (rst) begin
-      \$668  = 1'h0;
+      \$668  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = d6_max;
+    \$669  = d6_twice0;
     if (ce) begin
-      \$669  = d5_max;
+      \$669  = \$302 ;
     end
     if (rst) begin
-      \$669  = 15'h0000;
+      \$669  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = d6_recip;
+    \$670  = d6_twice1;
     if (ce) begin
-      \$670  = d5_recip;
+      \$670  = \$304 ;
     end
     if (rst) begin
-      \$670  = 13'h0000;
+      \$670  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = d6_lead;
+    \$671  = d6_twice2;
     if (ce) begin
-      \$671  = d5_lead;
+      \$671  = \$306 ;
     end
     if (rst) begin
-      \$671  = 5'h00;
+      \$671  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = d6_any;
+    \$672  = d6_twice3;
     if (ce) begin
-      \$672  = d5_any;
+      \$672  = \$308 ;
     end
     if (rst) begin
-      \$672  = 1'h0;
+      \$672  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = d6_shift;
+    \$673  = d6_mask;
     if (ce) begin
-      \$673  = d5_shift;
+      \$673  = d5_mask;
     end
     if (rst) begin
-      \$673  = 5'h00;
+      \$673  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = d7_y0;
+    \$674  = d6_keep;
     if (ce) begin
-      \$674  = \$317 [7:0];
+      \$674  = d5_keep;
     end
     if (rst) begin
-      \$674  = 8'h00;
+      \$674  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = d7_y1;
+    \$675  = d6_valid;
     if (ce) begin
-      \$675  = \$326 [7:0];
+      \$675  = d5_valid;
     end
     if (rst) begin
-      \$675  = 8'h00;
+      \$675  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = d7_y2;
+    \$676  = d6_last;
     if (ce) begin
-      \$676  = \$335 [7:0];
+      \$676  = d5_last;
     end
     if (rst) begin
-      \$676  = 8'h00;
+      \$676  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = d7_y3;
+    \$677  = d6_max;
     if (ce) begin
-      \$677  = \$344 [7:0];
+      \$677  = d5_max;
     end
     if (rst) begin
-      \$677  = 8'h00;
+      \$677  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = o__valid;
+    \$678  = d6_recip;
     if (ce) begin
-      \$678  = d6_valid;
+      \$678  = d5_recip;
     end
     if (rst) begin
-      \$678  = 1'h0;
+      \$678  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = d7_last;
+    \$679  = d6_lead;
     if (ce) begin
-      \$679  = d6_last;
+      \$679  = d5_lead;
     end
     if (rst) begin
-      \$679  = 1'h0;
+      \$679  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = d7_keep;
+    \$680  = d6_any;
     if (ce) begin
-      \$680  = d6_keep;
+      \$680  = d5_any;
     end
     if (rst) begin
-      \$680  = 4'h0;
+      \$680  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$681  = d6_shift;
+    if (ce) begin
+      \$681  = d5_shift;
+    end
+    if (rst) begin
+      \$681  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$682  = d7_y0;
+    if (ce) begin
+      \$682  = \$317 [7:0];
+    end
+    if (rst) begin
+      \$682  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$683  = d7_y1;
+    if (ce) begin
+      \$683  = \$326 [7:0];
+    end
+    if (rst) begin
+      \$683  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$684  = d7_y2;
+    if (ce) begin
+      \$684  = \$335 [7:0];
+    end
+    if (rst) begin
+      \$684  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$685  = d7_y3;
+    if (ce) begin
+      \$685  = \$344 [7:0];
+    end
+    if (rst) begin
+      \$685  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$686  = o__valid;
+    if (ce) begin
+      \$686  = d6_valid;
+    end
+    if (rst) begin
+      \$686  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$687  = d7_last;
+    if (ce) begin
+      \$687  = d6_last;
+    end
+    if (rst) begin
+      \$687  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$688  = d7_keep;
+    if (ce) begin
+      \$688  = d6_keep;
+    end
+    if (rst) begin
+      \$688  = 4'h0;
     end
   end
   always @* begin
@@ -5818,7 +5906,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [39:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [39:0] storage [148:0];
+  reg [39:0] storage [149:0];
   initial begin
     storage[0] = 40'h0000000000;
     storage[1] = 40'h0000000000;
@@ -5969,6 +6057,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     storage[146] = 40'h0000000000;
     storage[147] = 40'h0000000000;
     storage[148] = 40'h0000000000;
+    storage[149] = 40'h0000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5981,7 +6070,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h95;
+  assign w_rdy = inner_level != 8'h96;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5989,13 +6078,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h94;
+  assign \$5  = w_port__addr == 8'h95;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h94;
+  assign \$11  = r_port__addr == 8'h95;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

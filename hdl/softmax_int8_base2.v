@@ -582,148 +582,156 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [4:0] \$535 ;
   reg [27:0] \$536 ;
   reg [15:0] \$537 ;
-  reg [12:0] \$538 ;
+  reg [7:0] \$538 ;
   reg \$539 ;
   wire \$54 ;
-  reg [30:0] \$540 ;
-  reg [6:0] \$541 ;
-  reg [6:0] \$542 ;
-  reg \$543 ;
-  reg \$544 ;
-  reg [5:0] \$545 ;
+  reg [7:0] \$540 ;
+  reg \$541 ;
+  reg [7:0] \$542 ;
+  reg [4:0] \$543 ;
+  reg [27:0] \$544 ;
+  reg [15:0] \$545 ;
   reg [12:0] \$546 ;
-  reg [4:0] \$547 ;
-  reg \$548 ;
-  reg [35:0] \$549 ;
+  reg \$547 ;
+  reg [30:0] \$548 ;
+  reg [6:0] \$549 ;
   wire \$55 ;
-  reg \$550 ;
+  reg [6:0] \$550 ;
   reg \$551 ;
-  reg [5:0] \$552 ;
-  reg [12:0] \$553 ;
-  reg [4:0] \$554 ;
-  reg \$555 ;
-  reg [7:0] \$556 ;
-  reg [7:0] \$557 ;
-  reg [7:0] \$558 ;
-  reg [7:0] \$559 ;
+  reg \$552 ;
+  reg [5:0] \$553 ;
+  reg [12:0] \$554 ;
+  reg [4:0] \$555 ;
+  reg \$556 ;
+  reg [35:0] \$557 ;
+  reg \$558 ;
+  reg \$559 ;
   wire \$56 ;
-  reg [3:0] \$560 ;
-  reg [3:0] \$561 ;
-  reg \$562 ;
+  reg [5:0] \$560 ;
+  reg [12:0] \$561 ;
+  reg [4:0] \$562 ;
   reg \$563 ;
-  reg [5:0] \$564 ;
-  reg [12:0] \$565 ;
-  reg [4:0] \$566 ;
-  reg \$567 ;
-  reg [13:0] \$568 ;
-  reg \$569 ;
+  reg [7:0] \$564 ;
+  reg [7:0] \$565 ;
+  reg [7:0] \$566 ;
+  reg [7:0] \$567 ;
+  reg [3:0] \$568 ;
+  reg [3:0] \$569 ;
   wire \$57 ;
-  reg [18:0] \$570 ;
-  reg [17:0] \$571 ;
-  reg [4:0] \$572 ;
-  reg [13:0] \$573 ;
-  reg \$574 ;
-  reg [18:0] \$575 ;
-  reg [17:0] \$576 ;
-  reg [4:0] \$577 ;
-  reg [13:0] \$578 ;
-  reg \$579 ;
+  reg \$570 ;
+  reg \$571 ;
+  reg [5:0] \$572 ;
+  reg [12:0] \$573 ;
+  reg [4:0] \$574 ;
+  reg \$575 ;
+  reg [13:0] \$576 ;
+  reg \$577 ;
+  reg [18:0] \$578 ;
+  reg [17:0] \$579 ;
   wire [3:0] \$58 ;
-  reg [18:0] \$580 ;
-  reg [17:0] \$581 ;
-  reg [4:0] \$582 ;
-  reg [13:0] \$583 ;
-  reg \$584 ;
-  reg [18:0] \$585 ;
-  reg [17:0] \$586 ;
-  reg [4:0] \$587 ;
-  reg [3:0] \$588 ;
-  reg [3:0] \$589 ;
+  reg [4:0] \$580 ;
+  reg [13:0] \$581 ;
+  reg \$582 ;
+  reg [18:0] \$583 ;
+  reg [17:0] \$584 ;
+  reg [4:0] \$585 ;
+  reg [13:0] \$586 ;
+  reg \$587 ;
+  reg [18:0] \$588 ;
+  reg [17:0] \$589 ;
   wire [3:0] \$59 ;
-  reg [3:0] \$590 ;
-  reg [3:0] \$591 ;
+  reg [4:0] \$590 ;
+  reg [13:0] \$591 ;
   reg \$592 ;
-  reg \$593 ;
-  reg \$594 ;
-  reg \$595 ;
-  reg [5:0] \$596 ;
-  reg [5:0] \$597 ;
-  reg [12:0] \$598 ;
-  reg [12:0] \$599 ;
+  reg [18:0] \$593 ;
+  reg [17:0] \$594 ;
+  reg [4:0] \$595 ;
+  reg [3:0] \$596 ;
+  reg [3:0] \$597 ;
+  reg [3:0] \$598 ;
+  reg [3:0] \$599 ;
   wire \$6 ;
   wire [4:0] \$60 ;
-  reg [4:0] \$600 ;
-  reg [4:0] \$601 ;
+  reg \$600 ;
+  reg \$601 ;
   reg \$602 ;
   reg \$603 ;
-  reg [17:0] \$604 ;
-  reg [4:0] \$605 ;
-  reg [17:0] \$606 ;
-  reg [4:0] \$607 ;
-  reg [17:0] \$608 ;
+  reg [5:0] \$604 ;
+  reg [5:0] \$605 ;
+  reg [12:0] \$606 ;
+  reg [12:0] \$607 ;
+  reg [4:0] \$608 ;
   reg [4:0] \$609 ;
   wire [13:0] \$61 ;
-  reg [17:0] \$610 ;
-  reg [4:0] \$611 ;
-  reg [3:0] \$612 ;
-  reg [3:0] \$613 ;
-  reg \$614 ;
-  reg \$615 ;
-  reg [5:0] \$616 ;
-  reg [12:0] \$617 ;
-  reg [4:0] \$618 ;
-  reg \$619 ;
+  reg \$610 ;
+  reg \$611 ;
+  reg [17:0] \$612 ;
+  reg [4:0] \$613 ;
+  reg [17:0] \$614 ;
+  reg [4:0] \$615 ;
+  reg [17:0] \$616 ;
+  reg [4:0] \$617 ;
+  reg [17:0] \$618 ;
+  reg [4:0] \$619 ;
   wire [14:0] \$62 ;
-  reg [17:0] \$620 ;
-  reg [17:0] \$621 ;
-  reg [17:0] \$622 ;
-  reg [17:0] \$623 ;
-  reg [3:0] \$624 ;
-  reg [3:0] \$625 ;
-  reg \$626 ;
+  reg [3:0] \$620 ;
+  reg [3:0] \$621 ;
+  reg \$622 ;
+  reg \$623 ;
+  reg [5:0] \$624 ;
+  reg [12:0] \$625 ;
+  reg [4:0] \$626 ;
   reg \$627 ;
-  reg [5:0] \$628 ;
-  reg [12:0] \$629 ;
+  reg [17:0] \$628 ;
+  reg [17:0] \$629 ;
   wire \$63 ;
-  reg [4:0] \$630 ;
-  reg \$631 ;
-  reg [30:0] \$632 ;
-  reg [30:0] \$633 ;
-  reg [30:0] \$634 ;
-  reg [30:0] \$635 ;
-  reg [3:0] \$636 ;
-  reg [3:0] \$637 ;
-  reg \$638 ;
+  reg [17:0] \$630 ;
+  reg [17:0] \$631 ;
+  reg [3:0] \$632 ;
+  reg [3:0] \$633 ;
+  reg \$634 ;
+  reg \$635 ;
+  reg [5:0] \$636 ;
+  reg [12:0] \$637 ;
+  reg [4:0] \$638 ;
   reg \$639 ;
   wire [13:0] \$64 ;
-  reg [5:0] \$640 ;
-  reg [12:0] \$641 ;
-  reg [4:0] \$642 ;
-  reg \$643 ;
-  reg [4:0] \$644 ;
-  reg [31:0] \$645 ;
-  reg [31:0] \$646 ;
-  reg [31:0] \$647 ;
-  reg [31:0] \$648 ;
-  reg [3:0] \$649 ;
+  reg [30:0] \$640 ;
+  reg [30:0] \$641 ;
+  reg [30:0] \$642 ;
+  reg [30:0] \$643 ;
+  reg [3:0] \$644 ;
+  reg [3:0] \$645 ;
+  reg \$646 ;
+  reg \$647 ;
+  reg [5:0] \$648 ;
+  reg [12:0] \$649 ;
   wire [14:0] \$65 ;
-  reg [3:0] \$650 ;
+  reg [4:0] \$650 ;
   reg \$651 ;
-  reg \$652 ;
-  reg [5:0] \$653 ;
-  reg [12:0] \$654 ;
-  reg [4:0] \$655 ;
-  reg \$656 ;
-  reg [4:0] \$657 ;
-  reg [7:0] \$658 ;
-  reg [7:0] \$659 ;
+  reg [4:0] \$652 ;
+  reg [31:0] \$653 ;
+  reg [31:0] \$654 ;
+  reg [31:0] \$655 ;
+  reg [31:0] \$656 ;
+  reg [3:0] \$657 ;
+  reg [3:0] \$658 ;
+  reg \$659 ;
   wire [14:0] \$66 ;
-  reg [7:0] \$660 ;
-  reg [7:0] \$661 ;
-  reg \$662 ;
-  reg \$663 ;
-  reg [3:0] \$664 ;
+  reg \$660 ;
+  reg [5:0] \$661 ;
+  reg [12:0] \$662 ;
+  reg [4:0] \$663 ;
+  reg \$664 ;
+  reg [4:0] \$665 ;
+  reg [7:0] \$666 ;
+  reg [7:0] \$667 ;
+  reg [7:0] \$668 ;
+  reg [7:0] \$669 ;
   wire [3:0] \$67 ;
+  reg \$670 ;
+  reg \$671 ;
+  reg [3:0] \$672 ;
   wire [3:0] \$68 ;
   wire [4:0] \$69 ;
   wire [3:0] \$7 ;
@@ -1092,13 +1100,21 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [27:0] n1_recip = 28'h0000000;
   wire [7:0] n1_residual;
   reg n1_valid = 1'h0;
+  reg n1b_any = 1'h0;
+  reg [4:0] n1b_lead = 5'h00;
+  reg [7:0] n1b_len = 8'h00;
+  reg [15:0] n1b_mantissa = 16'h0000;
+  reg [7:0] n1b_max = 8'h00;
+  reg [27:0] n1b_recip = 28'h0000000;
+  reg [7:0] n1b_residual = 8'h00;
+  reg n1b_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [7:0] n2_len = 8'h00;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$277  = 28'h0000000;
+  reg [27:0] \n2_recip$285  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [36:0] o__payload;
@@ -1342,6 +1358,12 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
+  assign \$303  = d6_mask[1] | \$302 ;
+  assign \$304  = d6_twice1 + 1'h1;
+  assign \$306  = \$305  > 8'hff;
+  assign \$307  = d6_twice1 + 1'h1;
+  assign \$309  = \$306  ? 33'h0000000ff : \$308 ;
+  assign \$310  = \$303  ? 33'h000000000 : \$309 ;
   assign \$311  = ~ d6_any;
   assign \$312  = d6_mask[2] | \$311 ;
   assign \$313  = d6_twice2 + 1'h1;
@@ -1761,273 +1783,289 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @(posedge clk)
     n1_product <= \$530 ;
   always @(posedge clk)
-    w_en <= \$531 ;
+    n1b_valid <= \$531 ;
   always @(posedge clk)
-    n2_max <= \$532 ;
+    n1b_max <= \$532 ;
   always @(posedge clk)
-    n2_any <= \$533 ;
+    n1b_any <= \$533 ;
   always @(posedge clk)
-    n2_len <= \$534 ;
+    n1b_len <= \$534 ;
   always @(posedge clk)
-    n2_lead <= \$535 ;
+    n1b_lead <= \$535 ;
   always @(posedge clk)
-    \n2_recip$277  <= \$536 ;
+    n1b_recip <= \$536 ;
   always @(posedge clk)
-    n2_mantissa <= \$537 ;
+    n1b_mantissa <= \$537 ;
   always @(posedge clk)
-    n2_recip <= \$538 ;
+    n1b_residual <= \$538 ;
   always @(posedge clk)
-    vector_valid <= \$539 ;
+    w_en <= \$539 ;
   always @(posedge clk)
-    vector_head <= \$540 ;
+    n2_max <= \$540 ;
   always @(posedge clk)
-    rd__addr <= \$541 ;
+    n2_any <= \$541 ;
   always @(posedge clk)
-    count <= \$542 ;
+    n2_len <= \$542 ;
   always @(posedge clk)
-    d1_valid <= \$543 ;
+    n2_lead <= \$543 ;
   always @(posedge clk)
-    d1_last <= \$544 ;
+    \n2_recip$285  <= \$544 ;
   always @(posedge clk)
-    d1_max <= \$545 ;
+    n2_mantissa <= \$545 ;
   always @(posedge clk)
-    d1_recip <= \$546 ;
+    n2_recip <= \$546 ;
   always @(posedge clk)
-    d1_lead <= \$547 ;
+    vector_valid <= \$547 ;
   always @(posedge clk)
-    d1_any <= \$548 ;
+    vector_head <= \$548 ;
   always @(posedge clk)
-    d1b_ring <= \$549 ;
+    rd__addr <= \$549 ;
   always @(posedge clk)
-    d1b_valid <= \$550 ;
+    count <= \$550 ;
   always @(posedge clk)
-    d1b_last <= \$551 ;
+    d1_valid <= \$551 ;
   always @(posedge clk)
-    d1b_max <= \$552 ;
+    d1_last <= \$552 ;
   always @(posedge clk)
-    d1b_recip <= \$553 ;
+    d1_max <= \$553 ;
   always @(posedge clk)
-    d1b_lead <= \$554 ;
+    d1_recip <= \$554 ;
   always @(posedge clk)
-    d1b_any <= \$555 ;
+    d1_lead <= \$555 ;
   always @(posedge clk)
-    d2_e0 <= \$556 ;
+    d1_any <= \$556 ;
   always @(posedge clk)
-    d2_e1 <= \$557 ;
+    d1b_ring <= \$557 ;
   always @(posedge clk)
-    d2_e2 <= \$558 ;
+    d1b_valid <= \$558 ;
   always @(posedge clk)
-    d2_e3 <= \$559 ;
+    d1b_last <= \$559 ;
   always @(posedge clk)
-    d2_mask <= \$560 ;
+    d1b_max <= \$560 ;
   always @(posedge clk)
-    d2_keep <= \$561 ;
+    d1b_recip <= \$561 ;
   always @(posedge clk)
-    d2_valid <= \$562 ;
+    d1b_lead <= \$562 ;
   always @(posedge clk)
-    d2_last <= \$563 ;
+    d1b_any <= \$563 ;
   always @(posedge clk)
-    d2_max <= \$564 ;
+    d2_e0 <= \$564 ;
   always @(posedge clk)
-    d2_recip <= \$565 ;
+    d2_e1 <= \$565 ;
   always @(posedge clk)
-    d2_lead <= \$566 ;
+    d2_e2 <= \$566 ;
   always @(posedge clk)
-    d2_any <= \$567 ;
+    d2_e3 <= \$567 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$568 ;
+    d2_mask <= \$568 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$569 ;
+    d2_keep <= \$569 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$570 ;
+    d2_valid <= \$570 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$571 ;
+    d2_last <= \$571 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$572 ;
+    d2_max <= \$572 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$573 ;
+    d2_recip <= \$573 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$574 ;
+    d2_lead <= \$574 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$575 ;
+    d2_any <= \$575 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$576 ;
+    d_exp0_v_r <= \$576 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$577 ;
+    d_exp0_offset_r <= \$577 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$578 ;
+    d_exp0_step_r <= \$578 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$579 ;
+    d_exp0_lower_r <= \$579 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$580 ;
+    d_exp0_drop_r <= \$580 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$581 ;
+    d_exp1_v_r <= \$581 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$582 ;
+    d_exp1_offset_r <= \$582 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$583 ;
+    d_exp1_step_r <= \$583 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$584 ;
+    d_exp1_lower_r <= \$584 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$585 ;
+    d_exp1_drop_r <= \$585 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$586 ;
+    d_exp2_v_r <= \$586 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$587 ;
+    d_exp2_offset_r <= \$587 ;
   always @(posedge clk)
-    d2a_mask <= \$588 ;
+    d_exp2_step_r <= \$588 ;
   always @(posedge clk)
-    d2b_mask <= \$589 ;
+    d_exp2_lower_r <= \$589 ;
   always @(posedge clk)
-    d2a_keep <= \$590 ;
+    d_exp2_drop_r <= \$590 ;
   always @(posedge clk)
-    d2b_keep <= \$591 ;
+    d_exp3_v_r <= \$591 ;
   always @(posedge clk)
-    d2a_valid <= \$592 ;
+    d_exp3_offset_r <= \$592 ;
   always @(posedge clk)
-    d2b_valid <= \$593 ;
+    d_exp3_step_r <= \$593 ;
   always @(posedge clk)
-    d2a_last <= \$594 ;
+    d_exp3_lower_r <= \$594 ;
   always @(posedge clk)
-    d2b_last <= \$595 ;
+    d_exp3_drop_r <= \$595 ;
   always @(posedge clk)
-    d2a_max <= \$596 ;
+    d2a_mask <= \$596 ;
   always @(posedge clk)
-    d2b_max <= \$597 ;
+    d2b_mask <= \$597 ;
   always @(posedge clk)
-    d2a_recip <= \$598 ;
+    d2a_keep <= \$598 ;
   always @(posedge clk)
-    d2b_recip <= \$599 ;
+    d2b_keep <= \$599 ;
   always @(posedge clk)
-    d2a_lead <= \$600 ;
+    d2a_valid <= \$600 ;
   always @(posedge clk)
-    d2b_lead <= \$601 ;
+    d2b_valid <= \$601 ;
   always @(posedge clk)
-    d2a_any <= \$602 ;
+    d2a_last <= \$602 ;
   always @(posedge clk)
-    d2b_any <= \$603 ;
+    d2b_last <= \$603 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$604 ;
+    d2a_max <= \$604 ;
   always @(posedge clk)
-    d3_drop0 <= \$605 ;
+    d2b_max <= \$605 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$606 ;
+    d2a_recip <= \$606 ;
   always @(posedge clk)
-    d3_drop1 <= \$607 ;
+    d2b_recip <= \$607 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$608 ;
+    d2a_lead <= \$608 ;
   always @(posedge clk)
-    d3_drop2 <= \$609 ;
+    d2b_lead <= \$609 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$610 ;
+    d2a_any <= \$610 ;
   always @(posedge clk)
-    d3_drop3 <= \$611 ;
+    d2b_any <= \$611 ;
   always @(posedge clk)
-    d3_mask <= \$612 ;
+    d3_mantissa0 <= \$612 ;
   always @(posedge clk)
-    d3_keep <= \$613 ;
+    d3_drop0 <= \$613 ;
   always @(posedge clk)
-    d3_valid <= \$614 ;
+    d3_mantissa1 <= \$614 ;
   always @(posedge clk)
-    d3_last <= \$615 ;
+    d3_drop1 <= \$615 ;
   always @(posedge clk)
-    d3_max <= \$616 ;
+    d3_mantissa2 <= \$616 ;
   always @(posedge clk)
-    d3_recip <= \$617 ;
+    d3_drop2 <= \$617 ;
   always @(posedge clk)
-    d3_lead <= \$618 ;
+    d3_mantissa3 <= \$618 ;
   always @(posedge clk)
-    d3_any <= \$619 ;
+    d3_drop3 <= \$619 ;
   always @(posedge clk)
-    d4_num0 <= \$620 ;
+    d3_mask <= \$620 ;
   always @(posedge clk)
-    d4_num1 <= \$621 ;
+    d3_keep <= \$621 ;
   always @(posedge clk)
-    d4_num2 <= \$622 ;
+    d3_valid <= \$622 ;
   always @(posedge clk)
-    d4_num3 <= \$623 ;
+    d3_last <= \$623 ;
   always @(posedge clk)
-    d4_mask <= \$624 ;
+    d3_max <= \$624 ;
   always @(posedge clk)
-    d4_keep <= \$625 ;
+    d3_recip <= \$625 ;
   always @(posedge clk)
-    d4_valid <= \$626 ;
+    d3_lead <= \$626 ;
   always @(posedge clk)
-    d4_last <= \$627 ;
+    d3_any <= \$627 ;
   always @(posedge clk)
-    d4_max <= \$628 ;
+    d4_num0 <= \$628 ;
   always @(posedge clk)
-    d4_recip <= \$629 ;
+    d4_num1 <= \$629 ;
   always @(posedge clk)
-    d4_lead <= \$630 ;
+    d4_num2 <= \$630 ;
   always @(posedge clk)
-    d4_any <= \$631 ;
+    d4_num3 <= \$631 ;
   always @(posedge clk)
-    d5_prod0 <= \$632 ;
+    d4_mask <= \$632 ;
   always @(posedge clk)
-    d5_prod1 <= \$633 ;
+    d4_keep <= \$633 ;
   always @(posedge clk)
-    d5_prod2 <= \$634 ;
+    d4_valid <= \$634 ;
   always @(posedge clk)
-    d5_prod3 <= \$635 ;
+    d4_last <= \$635 ;
   always @(posedge clk)
-    d5_mask <= \$636 ;
+    d4_max <= \$636 ;
   always @(posedge clk)
-    d5_keep <= \$637 ;
+    d4_recip <= \$637 ;
   always @(posedge clk)
-    d5_valid <= \$638 ;
+    d4_lead <= \$638 ;
   always @(posedge clk)
-    d5_last <= \$639 ;
+    d4_any <= \$639 ;
   always @(posedge clk)
-    d5_max <= \$640 ;
+    d5_prod0 <= \$640 ;
   always @(posedge clk)
-    d5_recip <= \$641 ;
+    d5_prod1 <= \$641 ;
   always @(posedge clk)
-    d5_lead <= \$642 ;
+    d5_prod2 <= \$642 ;
   always @(posedge clk)
-    d5_any <= \$643 ;
+    d5_prod3 <= \$643 ;
   always @(posedge clk)
-    d5_shift <= \$644 ;
+    d5_mask <= \$644 ;
   always @(posedge clk)
-    d6_twice0 <= \$645 ;
+    d5_keep <= \$645 ;
   always @(posedge clk)
-    d6_twice1 <= \$646 ;
+    d5_valid <= \$646 ;
   always @(posedge clk)
-    d6_twice2 <= \$647 ;
+    d5_last <= \$647 ;
   always @(posedge clk)
-    d6_twice3 <= \$648 ;
+    d5_max <= \$648 ;
   always @(posedge clk)
-    d6_mask <= \$649 ;
+    d5_recip <= \$649 ;
   always @(posedge clk)
-    d6_keep <= \$650 ;
+    d5_lead <= \$650 ;
   always @(posedge clk)
-    d6_valid <= \$651 ;
+    d5_any <= \$651 ;
   always @(posedge clk)
-    d6_last <= \$652 ;
+    d5_shift <= \$652 ;
   always @(posedge clk)
-    d6_max <= \$653 ;
+    d6_twice0 <= \$653 ;
   always @(posedge clk)
-    d6_recip <= \$654 ;
+    d6_twice1 <= \$654 ;
   always @(posedge clk)
-    d6_lead <= \$655 ;
+    d6_twice2 <= \$655 ;
   always @(posedge clk)
-    d6_any <= \$656 ;
+    d6_twice3 <= \$656 ;
   always @(posedge clk)
-    d6_shift <= \$657 ;
+    d6_mask <= \$657 ;
   always @(posedge clk)
-    d7_y0 <= \$658 ;
+    d6_keep <= \$658 ;
   always @(posedge clk)
-    d7_y1 <= \$659 ;
+    d6_valid <= \$659 ;
   always @(posedge clk)
-    d7_y2 <= \$660 ;
+    d6_last <= \$660 ;
   always @(posedge clk)
-    d7_y3 <= \$661 ;
+    d6_max <= \$661 ;
   always @(posedge clk)
-    o__valid <= \$662 ;
+    d6_recip <= \$662 ;
   always @(posedge clk)
-    d7_last <= \$663 ;
+    d6_lead <= \$663 ;
   always @(posedge clk)
-    d7_keep <= \$664 ;
+    d6_any <= \$664 ;
+  always @(posedge clk)
+    d6_shift <= \$665 ;
+  always @(posedge clk)
+    d7_y0 <= \$666 ;
+  always @(posedge clk)
+    d7_y1 <= \$667 ;
+  always @(posedge clk)
+    d7_y2 <= \$668 ;
+  always @(posedge clk)
+    d7_y3 <= \$669 ;
+  always @(posedge clk)
+    o__valid <= \$670 ;
+  always @(posedge clk)
+    d7_last <= \$671 ;
+  always @(posedge clk)
+    d7_keep <= \$672 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[39:36];
@@ -2192,9 +2230,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$215  = $signed({ 1'h0, recip_lower_r }) + $signed(\$214 );
   assign \$217  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$218  = $signed(\$216 ) + $signed(\$217 );
-  assign \$219  = $signed(n1_recip) * $signed(\$52 [7:0]);
+  assign \$219  = $signed(n1b_recip) * $signed(n1b_residual);
   assign \$220  = $signed(\$219 ) + $signed(16'h4000);
-  assign \$222  = $signed(n1_recip) + $signed(\$221 );
+  assign \$222  = $signed(n1b_recip) + $signed(\$221 );
   assign \$223  = rd__addr + 1'h1;
   assign \$224  = count == vector_head[30:25];
   assign \$225  = count + 1'h1;
@@ -2253,12 +2291,6 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$300  = \$297  ? 33'h0000000ff : \$299 ;
   assign \$301  = \$294  ? 33'h000000000 : \$300 ;
   assign \$302  = ~ d6_any;
-  assign \$303  = d6_mask[1] | \$302 ;
-  assign \$304  = d6_twice1 + 1'h1;
-  assign \$306  = \$305  > 8'hff;
-  assign \$307  = d6_twice1 + 1'h1;
-  assign \$309  = \$306  ? 33'h0000000ff : \$308 ;
-  assign \$310  = \$303  ? 33'h000000000 : \$309 ;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -3857,138 +3889,114 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = \$222 [12:0];
+    \$538  = \$52 [7:0];
     if (rst) begin
-      \$538  = 13'h0000;
+      \$538  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = vector_valid;
-    if (vector_load) begin
-      \$539  = 1'h1;
-    end else if (vector_pop) begin
-      \$539  = 1'h0;
-    end
+    \$539  = n1b_valid;
     if (rst) begin
       \$539  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = vector_head;
-    if (vector_load) begin
-      \$540  = r_data;
-    end
+    \$540  = n1b_max;
     if (rst) begin
-      \$540  = 31'h00000000;
+      \$540  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = rd__addr;
-    if (issue) begin
-      \$541  = \$223 [6:0];
-    end
+    \$541  = n1b_any;
     if (rst) begin
-      \$541  = 7'h00;
+      \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = count;
-    if (issue) begin
-      \$542  = \$226 [6:0];
-    end
+    \$542  = n1b_len;
     if (rst) begin
-      \$542  = 7'h00;
+      \$542  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d1_valid;
-    if (ce) begin
-      \$543  = issue;
-    end
+    \$543  = n1b_lead;
     if (rst) begin
-      \$543  = 1'h0;
+      \$543  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d1_last;
-    if (ce) begin
-      \$544  = \$228 ;
-    end
+    \$544  = n1b_recip;
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d1_max;
-    if (ce) begin
-      \$545  = vector_head[5:0];
-    end
+    \$545  = n1b_mantissa;
     if (rst) begin
-      \$545  = 6'h00;
+      \$545  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d1_recip;
-    if (ce) begin
-      \$546  = vector_head[18:6];
-    end
+    \$546  = \$222 [12:0];
     if (rst) begin
       \$546  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d1_lead;
-    if (ce) begin
-      \$547  = vector_head[23:19];
+    \$547  = vector_valid;
+    if (vector_load) begin
+      \$547  = 1'h1;
+    end else if (vector_pop) begin
+      \$547  = 1'h0;
     end
     if (rst) begin
-      \$547  = 5'h00;
+      \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d1_any;
-    if (ce) begin
-      \$548  = vector_head[24];
+    \$548  = vector_head;
+    if (vector_load) begin
+      \$548  = r_data;
     end
     if (rst) begin
-      \$548  = 1'h0;
+      \$548  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d1b_ring;
-    if (ce) begin
-      \$549  = rd__data;
+    \$549  = rd__addr;
+    if (issue) begin
+      \$549  = \$223 [6:0];
     end
     if (rst) begin
-      \$549  = 36'h000000000;
+      \$549  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d1b_valid;
-    if (ce) begin
-      \$550  = d1_valid;
+    \$550  = count;
+    if (issue) begin
+      \$550  = \$226 [6:0];
     end
     if (rst) begin
-      \$550  = 1'h0;
+      \$550  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d1b_last;
+    \$551  = d1_valid;
     if (ce) begin
-      \$551  = d1_last;
+      \$551  = issue;
     end
     if (rst) begin
       \$551  = 1'h0;
@@ -3996,119 +4004,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d1b_max;
+    \$552  = d1_last;
     if (ce) begin
-      \$552  = d1_max;
+      \$552  = \$228 ;
     end
     if (rst) begin
-      \$552  = 6'h00;
+      \$552  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d1b_recip;
+    \$553  = d1_max;
     if (ce) begin
-      \$553  = d1_recip;
+      \$553  = vector_head[5:0];
     end
     if (rst) begin
-      \$553  = 13'h0000;
+      \$553  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d1b_lead;
+    \$554  = d1_recip;
     if (ce) begin
-      \$554  = d1_lead;
+      \$554  = vector_head[18:6];
     end
     if (rst) begin
-      \$554  = 5'h00;
+      \$554  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d1b_any;
+    \$555  = d1_lead;
     if (ce) begin
-      \$555  = d1_any;
+      \$555  = vector_head[23:19];
     end
     if (rst) begin
-      \$555  = 1'h0;
+      \$555  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d2_e0;
+    \$556  = d1_any;
     if (ce) begin
-      \$556  = d1b_ring[7:0];
+      \$556  = vector_head[24];
     end
     if (rst) begin
-      \$556  = 8'h00;
+      \$556  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d2_e1;
+    \$557  = d1b_ring;
     if (ce) begin
-      \$557  = d1b_ring[15:8];
+      \$557  = rd__data;
     end
     if (rst) begin
-      \$557  = 8'h00;
+      \$557  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d2_e2;
+    \$558  = d1b_valid;
     if (ce) begin
-      \$558  = d1b_ring[23:16];
+      \$558  = d1_valid;
     end
     if (rst) begin
-      \$558  = 8'h00;
+      \$558  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d2_e3;
+    \$559  = d1b_last;
     if (ce) begin
-      \$559  = d1b_ring[31:24];
+      \$559  = d1_last;
     end
     if (rst) begin
-      \$559  = 8'h00;
+      \$559  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d2_mask;
+    \$560  = d1b_max;
     if (ce) begin
-      \$560  = d1b_ring[35:32];
+      \$560  = d1_max;
     end
     if (rst) begin
-      \$560  = 4'h0;
+      \$560  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d2_keep;
+    \$561  = d1b_recip;
     if (ce) begin
-      \$561  = { \$236 , \$234 , \$232 , \$230  };
+      \$561  = d1_recip;
     end
     if (rst) begin
-      \$561  = 4'h0;
+      \$561  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d2_valid;
+    \$562  = d1b_lead;
     if (ce) begin
-      \$562  = d1b_valid;
+      \$562  = d1_lead;
     end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d2_last;
+    \$563  = d1b_any;
     if (ce) begin
-      \$563  = d1b_last;
+      \$563  = d1_any;
     end
     if (rst) begin
       \$563  = 1'h0;
@@ -4116,289 +4124,289 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2_max;
+    \$564  = d2_e0;
     if (ce) begin
-      \$564  = d1b_max;
+      \$564  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$564  = 6'h00;
+      \$564  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2_recip;
+    \$565  = d2_e1;
     if (ce) begin
-      \$565  = d1b_recip;
+      \$565  = d1b_ring[15:8];
     end
     if (rst) begin
-      \$565  = 13'h0000;
+      \$565  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2_lead;
+    \$566  = d2_e2;
     if (ce) begin
-      \$566  = d1b_lead;
+      \$566  = d1b_ring[23:16];
     end
     if (rst) begin
-      \$566  = 5'h00;
+      \$566  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2_any;
+    \$567  = d2_e3;
     if (ce) begin
-      \$567  = d1b_any;
+      \$567  = d1b_ring[31:24];
     end
     if (rst) begin
-      \$567  = 1'h0;
+      \$567  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d_exp0_v_r;
+    \$568  = d2_mask;
     if (ce) begin
-      \$568  = \$238 ;
+      \$568  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$568  = 14'h0000;
+      \$568  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_exp0_offset_r;
+    \$569  = d2_keep;
     if (ce) begin
-      \$569  = d_exp0_v_r[0];
+      \$569  = { \$236 , \$234 , \$232 , \$230  };
     end
     if (rst) begin
-      \$569  = 1'h0;
+      \$569  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d_exp0_step_r;
+    \$570  = d2_valid;
     if (ce) begin
-      \$570  = \$239 ;
+      \$570  = d1b_valid;
     end
     if (rst) begin
-      \$570  = 19'h00000;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d_exp0_lower_r;
+    \$571  = d2_last;
     if (ce) begin
-      \$571  = d_exp0_lower;
+      \$571  = d1b_last;
     end
     if (rst) begin
-      \$571  = 18'h00000;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d_exp0_drop_r;
+    \$572  = d2_max;
     if (ce) begin
-      \$572  = \$66 [4:0];
+      \$572  = d1b_max;
     end
     if (rst) begin
-      \$572  = 5'h00;
+      \$572  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d_exp1_v_r;
+    \$573  = d2_recip;
     if (ce) begin
-      \$573  = \$241 ;
+      \$573  = d1b_recip;
     end
     if (rst) begin
-      \$573  = 14'h0000;
+      \$573  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d_exp1_offset_r;
+    \$574  = d2_lead;
     if (ce) begin
-      \$574  = d_exp1_v_r[0];
+      \$574  = d1b_lead;
     end
     if (rst) begin
-      \$574  = 1'h0;
+      \$574  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d_exp1_step_r;
+    \$575  = d2_any;
     if (ce) begin
-      \$575  = \$242 ;
+      \$575  = d1b_any;
     end
     if (rst) begin
-      \$575  = 19'h00000;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d_exp1_lower_r;
+    \$576  = d_exp0_v_r;
     if (ce) begin
-      \$576  = d_exp1_lower;
+      \$576  = \$238 ;
     end
     if (rst) begin
-      \$576  = 18'h00000;
+      \$576  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d_exp1_drop_r;
+    \$577  = d_exp0_offset_r;
     if (ce) begin
-      \$577  = \$75 [4:0];
+      \$577  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$577  = 5'h00;
+      \$577  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d_exp2_v_r;
+    \$578  = d_exp0_step_r;
     if (ce) begin
-      \$578  = \$244 ;
+      \$578  = \$239 ;
     end
     if (rst) begin
-      \$578  = 14'h0000;
+      \$578  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d_exp2_offset_r;
+    \$579  = d_exp0_lower_r;
     if (ce) begin
-      \$579  = d_exp2_v_r[0];
+      \$579  = d_exp0_lower;
     end
     if (rst) begin
-      \$579  = 1'h0;
+      \$579  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d_exp2_step_r;
+    \$580  = d_exp0_drop_r;
     if (ce) begin
-      \$580  = \$245 ;
+      \$580  = \$66 [4:0];
     end
     if (rst) begin
-      \$580  = 19'h00000;
+      \$580  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d_exp2_lower_r;
+    \$581  = d_exp1_v_r;
     if (ce) begin
-      \$581  = d_exp2_lower;
+      \$581  = \$241 ;
     end
     if (rst) begin
-      \$581  = 18'h00000;
+      \$581  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d_exp2_drop_r;
+    \$582  = d_exp1_offset_r;
     if (ce) begin
-      \$582  = \$84 [4:0];
+      \$582  = d_exp1_v_r[0];
     end
     if (rst) begin
-      \$582  = 5'h00;
+      \$582  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d_exp3_v_r;
+    \$583  = d_exp1_step_r;
     if (ce) begin
-      \$583  = \$247 ;
+      \$583  = \$242 ;
     end
     if (rst) begin
-      \$583  = 14'h0000;
+      \$583  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d_exp3_offset_r;
+    \$584  = d_exp1_lower_r;
     if (ce) begin
-      \$584  = d_exp3_v_r[0];
+      \$584  = d_exp1_lower;
     end
     if (rst) begin
-      \$584  = 1'h0;
+      \$584  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d_exp3_step_r;
+    \$585  = d_exp1_drop_r;
     if (ce) begin
-      \$585  = \$248 ;
+      \$585  = \$75 [4:0];
     end
     if (rst) begin
-      \$585  = 19'h00000;
+      \$585  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d_exp3_lower_r;
+    \$586  = d_exp2_v_r;
     if (ce) begin
-      \$586  = d_exp3_lower;
+      \$586  = \$244 ;
     end
     if (rst) begin
-      \$586  = 18'h00000;
+      \$586  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d_exp3_drop_r;
+    \$587  = d_exp2_offset_r;
     if (ce) begin
-      \$587  = \$93 [4:0];
+      \$587  = d_exp2_v_r[0];
     end
     if (rst) begin
-      \$587  = 5'h00;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2a_mask;
+    \$588  = d_exp2_step_r;
     if (ce) begin
-      \$588  = d2_mask;
+      \$588  = \$245 ;
     end
     if (rst) begin
-      \$588  = 4'h0;
+      \$588  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2b_mask;
+    \$589  = d_exp2_lower_r;
     if (ce) begin
-      \$589  = d2a_mask;
+      \$589  = d_exp2_lower;
     end
     if (rst) begin
-      \$589  = 4'h0;
+      \$589  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d2a_keep;
+    \$590  = d_exp2_drop_r;
     if (ce) begin
-      \$590  = d2_keep;
+      \$590  = \$84 [4:0];
     end
     if (rst) begin
-      \$590  = 4'h0;
+      \$590  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d2b_keep;
+    \$591  = d_exp3_v_r;
     if (ce) begin
-      \$591  = d2a_keep;
+      \$591  = \$247 ;
     end
     if (rst) begin
-      \$591  = 4'h0;
+      \$591  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d2a_valid;
+    \$592  = d_exp3_offset_r;
     if (ce) begin
-      \$592  = d2_valid;
+      \$592  = d_exp3_v_r[0];
     end
     if (rst) begin
       \$592  = 1'h0;
@@ -4406,99 +4414,99 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d2b_valid;
+    \$593  = d_exp3_step_r;
     if (ce) begin
-      \$593  = d2a_valid;
+      \$593  = \$248 ;
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$593  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d2a_last;
+    \$594  = d_exp3_lower_r;
     if (ce) begin
-      \$594  = d2_last;
+      \$594  = d_exp3_lower;
     end
     if (rst) begin
-      \$594  = 1'h0;
+      \$594  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d2b_last;
+    \$595  = d_exp3_drop_r;
     if (ce) begin
-      \$595  = d2a_last;
+      \$595  = \$93 [4:0];
     end
     if (rst) begin
-      \$595  = 1'h0;
+      \$595  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d2a_max;
+    \$596  = d2a_mask;
     if (ce) begin
-      \$596  = d2_max;
+      \$596  = d2_mask;
     end
     if (rst) begin
-      \$596  = 6'h00;
+      \$596  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d2b_max;
+    \$597  = d2b_mask;
     if (ce) begin
-      \$597  = d2a_max;
+      \$597  = d2a_mask;
     end
     if (rst) begin
-      \$597  = 6'h00;
+      \$597  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d2a_recip;
+    \$598  = d2a_keep;
     if (ce) begin
-      \$598  = d2_recip;
+      \$598  = d2_keep;
     end
     if (rst) begin
-      \$598  = 13'h0000;
+      \$598  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d2b_recip;
+    \$599  = d2b_keep;
     if (ce) begin
-      \$599  = d2a_recip;
+      \$599  = d2a_keep;
     end
     if (rst) begin
-      \$599  = 13'h0000;
+      \$599  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d2a_lead;
+    \$600  = d2a_valid;
     if (ce) begin
-      \$600  = d2_lead;
+      \$600  = d2_valid;
     end
     if (rst) begin
-      \$600  = 5'h00;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d2b_lead;
+    \$601  = d2b_valid;
     if (ce) begin
-      \$601  = d2a_lead;
+      \$601  = d2a_valid;
     end
     if (rst) begin
-      \$601  = 5'h00;
+      \$601  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d2a_any;
+    \$602  = d2a_last;
     if (ce) begin
-      \$602  = d2_any;
+      \$602  = d2_last;
     end
     if (rst) begin
       \$602  = 1'h0;
@@ -4506,9 +4514,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d2b_any;
+    \$603  = d2b_last;
     if (ce) begin
-      \$603  = d2a_any;
+      \$603  = d2a_last;
     end
     if (rst) begin
       \$603  = 1'h0;
@@ -4516,59 +4524,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d3_mantissa0;
+    \$604  = d2a_max;
     if (ce) begin
-      \$604  = \$251 [17:0];
+      \$604  = d2_max;
     end
     if (rst) begin
-      \$604  = 18'h00000;
+      \$604  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d3_drop0;
+    \$605  = d2b_max;
     if (ce) begin
-      \$605  = d_exp0_drop_r;
+      \$605  = d2a_max;
     end
     if (rst) begin
-      \$605  = 5'h00;
+      \$605  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d3_mantissa1;
+    \$606  = d2a_recip;
     if (ce) begin
-      \$606  = \$254 [17:0];
+      \$606  = d2_recip;
     end
     if (rst) begin
-      \$606  = 18'h00000;
+      \$606  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d3_drop1;
+    \$607  = d2b_recip;
     if (ce) begin
-      \$607  = d_exp1_drop_r;
+      \$607  = d2a_recip;
     end
     if (rst) begin
-      \$607  = 5'h00;
+      \$607  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d3_mantissa2;
+    \$608  = d2a_lead;
     if (ce) begin
-      \$608  = \$257 [17:0];
+      \$608  = d2_lead;
     end
     if (rst) begin
-      \$608  = 18'h00000;
+      \$608  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d3_drop2;
+    \$609  = d2b_lead;
     if (ce) begin
-      \$609  = d_exp2_drop_r;
+      \$609  = d2a_lead;
     end
     if (rst) begin
       \$609  = 5'h00;
@@ -4576,179 +4584,179 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d3_mantissa3;
+    \$610  = d2a_any;
     if (ce) begin
-      \$610  = \$260 [17:0];
+      \$610  = d2_any;
     end
     if (rst) begin
-      \$610  = 18'h00000;
+      \$610  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d3_drop3;
+    \$611  = d2b_any;
     if (ce) begin
-      \$611  = d_exp3_drop_r;
+      \$611  = d2a_any;
     end
     if (rst) begin
-      \$611  = 5'h00;
+      \$611  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d3_mask;
+    \$612  = d3_mantissa0;
     if (ce) begin
-      \$612  = d2b_mask;
+      \$612  = \$251 [17:0];
     end
     if (rst) begin
-      \$612  = 4'h0;
+      \$612  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d3_keep;
+    \$613  = d3_drop0;
     if (ce) begin
-      \$613  = d2b_keep;
+      \$613  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$613  = 4'h0;
+      \$613  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d3_valid;
+    \$614  = d3_mantissa1;
     if (ce) begin
-      \$614  = d2b_valid;
+      \$614  = \$254 [17:0];
     end
     if (rst) begin
-      \$614  = 1'h0;
+      \$614  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d3_last;
+    \$615  = d3_drop1;
     if (ce) begin
-      \$615  = d2b_last;
+      \$615  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$615  = 1'h0;
+      \$615  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d3_max;
+    \$616  = d3_mantissa2;
     if (ce) begin
-      \$616  = d2b_max;
+      \$616  = \$257 [17:0];
     end
     if (rst) begin
-      \$616  = 6'h00;
+      \$616  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d3_recip;
+    \$617  = d3_drop2;
     if (ce) begin
-      \$617  = d2b_recip;
+      \$617  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$617  = 13'h0000;
+      \$617  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d3_lead;
+    \$618  = d3_mantissa3;
     if (ce) begin
-      \$618  = d2b_lead;
+      \$618  = \$260 [17:0];
     end
     if (rst) begin
-      \$618  = 5'h00;
+      \$618  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d3_any;
+    \$619  = d3_drop3;
     if (ce) begin
-      \$619  = d2b_any;
+      \$619  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$619  = 1'h0;
+      \$619  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d4_num0;
+    \$620  = d3_mask;
     if (ce) begin
-      \$620  = \$265 [17:0];
+      \$620  = d2b_mask;
     end
     if (rst) begin
-      \$620  = 18'h00000;
+      \$620  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d4_num1;
+    \$621  = d3_keep;
     if (ce) begin
-      \$621  = \$270 [17:0];
+      \$621  = d2b_keep;
     end
     if (rst) begin
-      \$621  = 18'h00000;
+      \$621  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d4_num2;
+    \$622  = d3_valid;
     if (ce) begin
-      \$622  = \$275 [17:0];
+      \$622  = d2b_valid;
     end
     if (rst) begin
-      \$622  = 18'h00000;
+      \$622  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d4_num3;
+    \$623  = d3_last;
     if (ce) begin
-      \$623  = \$280 [17:0];
+      \$623  = d2b_last;
     end
     if (rst) begin
-      \$623  = 18'h00000;
+      \$623  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d4_mask;
+    \$624  = d3_max;
     if (ce) begin
-      \$624  = d3_mask;
+      \$624  = d2b_max;
     end
     if (rst) begin
-      \$624  = 4'h0;
+      \$624  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d4_keep;
+    \$625  = d3_recip;
     if (ce) begin
-      \$625  = d3_keep;
+      \$625  = d2b_recip;
     end
     if (rst) begin
-      \$625  = 4'h0;
+      \$625  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d4_valid;
+    \$626  = d3_lead;
     if (ce) begin
-      \$626  = d3_valid;
+      \$626  = d2b_lead;
     end
     if (rst) begin
-      \$626  = 1'h0;
+      \$626  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d4_last;
+    \$627  = d3_any;
     if (ce) begin
-      \$627  = d3_last;
+      \$627  = d2b_any;
     end
     if (rst) begin
       \$627  = 1'h0;
@@ -4756,119 +4764,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d4_max;
+    \$628  = d4_num0;
     if (ce) begin
-      \$628  = d3_max;
+      \$628  = \$265 [17:0];
     end
     if (rst) begin
-      \$628  = 6'h00;
+      \$628  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d4_recip;
+    \$629  = d4_num1;
     if (ce) begin
-      \$629  = d3_recip;
+      \$629  = \$270 [17:0];
     end
     if (rst) begin
-      \$629  = 13'h0000;
+      \$629  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d4_lead;
+    \$630  = d4_num2;
     if (ce) begin
-      \$630  = d3_lead;
+      \$630  = \$275 [17:0];
     end
     if (rst) begin
-      \$630  = 5'h00;
+      \$630  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d4_any;
+    \$631  = d4_num3;
     if (ce) begin
-      \$631  = d3_any;
+      \$631  = \$280 [17:0];
     end
     if (rst) begin
-      \$631  = 1'h0;
+      \$631  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d5_prod0;
+    \$632  = d4_mask;
     if (ce) begin
-      \$632  = \$281 ;
+      \$632  = d3_mask;
     end
     if (rst) begin
-      \$632  = 31'h00000000;
+      \$632  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d5_prod1;
+    \$633  = d4_keep;
     if (ce) begin
-      \$633  = \$282 ;
+      \$633  = d3_keep;
     end
     if (rst) begin
-      \$633  = 31'h00000000;
+      \$633  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d5_prod2;
+    \$634  = d4_valid;
     if (ce) begin
-      \$634  = \$283 ;
+      \$634  = d3_valid;
     end
     if (rst) begin
-      \$634  = 31'h00000000;
+      \$634  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d5_prod3;
+    \$635  = d4_last;
     if (ce) begin
-      \$635  = \$284 ;
+      \$635  = d3_last;
     end
     if (rst) begin
-      \$635  = 31'h00000000;
+      \$635  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d5_mask;
+    \$636  = d4_max;
     if (ce) begin
-      \$636  = d4_mask;
+      \$636  = d3_max;
     end
     if (rst) begin
-      \$636  = 4'h0;
+      \$636  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d5_keep;
+    \$637  = d4_recip;
     if (ce) begin
-      \$637  = d4_keep;
+      \$637  = d3_recip;
     end
     if (rst) begin
-      \$637  = 4'h0;
+      \$637  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d5_valid;
+    \$638  = d4_lead;
     if (ce) begin
-      \$638  = d4_valid;
+      \$638  = d3_lead;
     end
     if (rst) begin
-      \$638  = 1'h0;
+      \$638  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d5_last;
+    \$639  = d4_any;
     if (ce) begin
-      \$639  = d4_last;
+      \$639  = d3_any;
     end
     if (rst) begin
       \$639  = 1'h0;
@@ -4876,119 +4884,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d5_max;
+    \$640  = d5_prod0;
     if (ce) begin
-      \$640  = d4_max;
+      \$640  = \$281 ;
     end
     if (rst) begin
-      \$640  = 6'h00;
+      \$640  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d5_recip;
+    \$641  = d5_prod1;
     if (ce) begin
-      \$641  = d4_recip;
+      \$641  = \$282 ;
     end
     if (rst) begin
-      \$641  = 13'h0000;
+      \$641  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = d5_lead;
+    \$642  = d5_prod2;
     if (ce) begin
-      \$642  = d4_lead;
+      \$642  = \$283 ;
     end
     if (rst) begin
-      \$642  = 5'h00;
+      \$642  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d5_any;
+    \$643  = d5_prod3;
     if (ce) begin
-      \$643  = d4_any;
+      \$643  = \$284 ;
     end
     if (rst) begin
-      \$643  = 1'h0;
+      \$643  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = d5_shift;
+    \$644  = d5_mask;
     if (ce) begin
-      \$644  = \$94 [4:0];
+      \$644  = d4_mask;
     end
     if (rst) begin
-      \$644  = 5'h00;
+      \$644  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = d6_twice0;
+    \$645  = d5_keep;
     if (ce) begin
-      \$645  = \$286 ;
+      \$645  = d4_keep;
     end
     if (rst) begin
-      \$645  = 32'd0;
+      \$645  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = d6_twice1;
+    \$646  = d5_valid;
     if (ce) begin
-      \$646  = \$288 ;
+      \$646  = d4_valid;
     end
     if (rst) begin
-      \$646  = 32'd0;
+      \$646  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = d6_twice2;
+    \$647  = d5_last;
     if (ce) begin
-      \$647  = \$290 ;
+      \$647  = d4_last;
     end
     if (rst) begin
-      \$647  = 32'd0;
+      \$647  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = d6_twice3;
+    \$648  = d5_max;
     if (ce) begin
-      \$648  = \$292 ;
+      \$648  = d4_max;
     end
     if (rst) begin
-      \$648  = 32'd0;
+      \$648  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = d6_mask;
+    \$649  = d5_recip;
     if (ce) begin
-      \$649  = d5_mask;
+      \$649  = d4_recip;
     end
     if (rst) begin
-      \$649  = 4'h0;
+      \$649  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = d6_keep;
+    \$650  = d5_lead;
     if (ce) begin
-      \$650  = d5_keep;
+      \$650  = d4_lead;
     end
     if (rst) begin
-      \$650  = 4'h0;
+      \$650  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = d6_valid;
+    \$651  = d5_any;
     if (ce) begin
-      \$651  = d5_valid;
+      \$651  = d4_any;
     end
     if (rst) begin
       \$651  = 1'h0;
@@ -4996,132 +5004,212 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = d6_last;
+    \$652  = d5_shift;
     if (ce) begin
-      \$652  = d5_last;
+      \$652  = \$94 [4:0];
     end
     if (rst) begin
-      \$652  = 1'h0;
+      \$652  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = d6_max;
+    \$653  = d6_twice0;
     if (ce) begin
-      \$653  = d5_max;
+      \$653  = \$286 ;
     end
     if (rst) begin
-      \$653  = 6'h00;
+      \$653  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = d6_recip;
+    \$654  = d6_twice1;
     if (ce) begin
-      \$654  = d5_recip;
+      \$654  = \$288 ;
     end
     if (rst) begin
-      \$654  = 13'h0000;
+      \$654  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = d6_lead;
+    \$655  = d6_twice2;
     if (ce) begin
-      \$655  = d5_lead;
+      \$655  = \$290 ;
     end
     if (rst) begin
-      \$655  = 5'h00;
+      \$655  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = d6_any;
+    \$656  = d6_twice3;
     if (ce) begin
-      \$656  = d5_any;
+      \$656  = \$292 ;
     end
     if (rst) begin
-      \$656  = 1'h0;
+      \$656  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = d6_shift;
+    \$657  = d6_mask;
     if (ce) begin
-      \$657  = d5_shift;
+      \$657  = d5_mask;
     end
     if (rst) begin
-      \$657  = 5'h00;
+      \$657  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = d7_y0;
+    \$658  = d6_keep;
     if (ce) begin
-      \$658  = \$301 [7:0];
+      \$658  = d5_keep;
     end
     if (rst) begin
-      \$658  = 8'h00;
+      \$658  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = d7_y1;
+    \$659  = d6_valid;
     if (ce) begin
-      \$659  = \$310 [7:0];
+      \$659  = d5_valid;
     end
     if (rst) begin
-      \$659  = 8'h00;
+      \$659  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = d7_y2;
+    \$660  = d6_last;
     if (ce) begin
-      \$660  = \$319 [7:0];
+      \$660  = d5_last;
     end
     if (rst) begin
-      \$660  = 8'h00;
+      \$660  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = d7_y3;
+    \$661  = d6_max;
     if (ce) begin
-      \$661  = \$328 [7:0];
+      \$661  = d5_max;
     end
     if (rst) begin
-      \$661  = 8'h00;
+      \$661  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = o__valid;
+    \$662  = d6_recip;
     if (ce) begin
-      \$662  = d6_valid;
+      \$662  = d5_recip;
     end
     if (rst) begin
-      \$662  = 1'h0;
+      \$662  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = d7_last;
+    \$663  = d6_lead;
     if (ce) begin
-      \$663  = d6_last;
+      \$663  = d5_lead;
     end
     if (rst) begin
-      \$663  = 1'h0;
+      \$663  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = d7_keep;
+    \$664  = d6_any;
     if (ce) begin
-      \$664  = d6_keep;
+      \$664  = d5_any;
     end
     if (rst) begin
-      \$664  = 4'h0;
+      \$664  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$665  = d6_shift;
+    if (ce) begin
+      \$665  = d5_shift;
+    end
+    if (rst) begin
+      \$665  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$666  = d7_y0;
+    if (ce) begin
+      \$666  = \$301 [7:0];
+    end
+    if (rst) begin
+      \$666  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$667  = d7_y1;
+    if (ce) begin
+      \$667  = \$310 [7:0];
+    end
+    if (rst) begin
+      \$667  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$668  = d7_y2;
+    if (ce) begin
+      \$668  = \$319 [7:0];
+    end
+    if (rst) begin
+      \$668  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$669  = d7_y3;
+    if (ce) begin
+      \$669  = \$328 [7:0];
+    end
+    if (rst) begin
+      \$669  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$670  = o__valid;
+    if (ce) begin
+      \$670  = d6_valid;
+    end
+    if (rst) begin
+      \$670  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$671  = d7_last;
+    if (ce) begin
+      \$671  = d6_last;
+    end
+    if (rst) begin
+      \$671  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$672  = d7_keep;
+    if (ce) begin
+      \$672  = d6_keep;
+    end
+    if (rst) begin
+      \$672  = 4'h0;
     end
   end
   always @* begin
@@ -5786,7 +5874,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [30:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [30:0] storage [148:0];
+  reg [30:0] storage [149:0];
   initial begin
     storage[0] = 31'h00000000;
     storage[1] = 31'h00000000;
@@ -5937,6 +6025,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     storage[146] = 31'h00000000;
     storage[147] = 31'h00000000;
     storage[148] = 31'h00000000;
+    storage[149] = 31'h00000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5949,7 +6038,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h95;
+  assign w_rdy = inner_level != 8'h96;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5957,13 +6046,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h94;
+  assign \$5  = w_port__addr == 8'h95;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h94;
+  assign \$11  = r_port__addr == 8'h95;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -300,108 +300,116 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [4:0] \$292 ;
   reg [27:0] \$293 ;
   reg [15:0] \$294 ;
-  reg [12:0] \$295 ;
+  reg [7:0] \$295 ;
   reg \$296 ;
-  reg [32:0] \$297 ;
-  reg [8:0] \$298 ;
-  reg [8:0] \$299 ;
+  reg [7:0] \$297 ;
+  reg \$298 ;
+  reg [9:0] \$299 ;
   wire \$3 ;
   wire [4:0] \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg [5:0] \$302 ;
+  reg [4:0] \$300 ;
+  reg [27:0] \$301 ;
+  reg [15:0] \$302 ;
   reg [12:0] \$303 ;
-  reg [4:0] \$304 ;
-  reg \$305 ;
+  reg \$304 ;
+  reg [32:0] \$305 ;
   reg [8:0] \$306 ;
-  reg \$307 ;
+  reg [8:0] \$307 ;
   reg \$308 ;
-  reg [5:0] \$309 ;
+  reg \$309 ;
   wire [13:0] \$31 ;
-  reg [12:0] \$310 ;
-  reg [4:0] \$311 ;
-  reg \$312 ;
-  reg [7:0] \$313 ;
-  reg \$314 ;
+  reg [5:0] \$310 ;
+  reg [12:0] \$311 ;
+  reg [4:0] \$312 ;
+  reg \$313 ;
+  reg [8:0] \$314 ;
   reg \$315 ;
   reg \$316 ;
-  reg \$317 ;
-  reg [5:0] \$318 ;
-  reg [12:0] \$319 ;
+  reg [5:0] \$317 ;
+  reg [12:0] \$318 ;
+  reg [4:0] \$319 ;
   wire [14:0] \$32 ;
-  reg [4:0] \$320 ;
-  reg \$321 ;
-  reg [13:0] \$322 ;
+  reg \$320 ;
+  reg [7:0] \$321 ;
+  reg \$322 ;
   reg \$323 ;
-  reg [18:0] \$324 ;
-  reg [17:0] \$325 ;
-  reg [4:0] \$326 ;
-  reg \$327 ;
-  reg \$328 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg [5:0] \$326 ;
+  reg [12:0] \$327 ;
+  reg [4:0] \$328 ;
   reg \$329 ;
   wire \$33 ;
-  reg \$330 ;
+  reg [13:0] \$330 ;
   reg \$331 ;
-  reg \$332 ;
-  reg \$333 ;
-  reg \$334 ;
-  reg [5:0] \$335 ;
-  reg [5:0] \$336 ;
-  reg [12:0] \$337 ;
-  reg [12:0] \$338 ;
-  reg [4:0] \$339 ;
+  reg [18:0] \$332 ;
+  reg [17:0] \$333 ;
+  reg [4:0] \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
   wire [13:0] \$34 ;
-  reg [4:0] \$340 ;
+  reg \$340 ;
   reg \$341 ;
   reg \$342 ;
-  reg [17:0] \$343 ;
-  reg [4:0] \$344 ;
-  reg \$345 ;
-  reg \$346 ;
-  reg \$347 ;
-  reg \$348 ;
-  reg [5:0] \$349 ;
+  reg [5:0] \$343 ;
+  reg [5:0] \$344 ;
+  reg [12:0] \$345 ;
+  reg [12:0] \$346 ;
+  reg [4:0] \$347 ;
+  reg [4:0] \$348 ;
+  reg \$349 ;
   wire [14:0] \$35 ;
-  reg [12:0] \$350 ;
-  reg [4:0] \$351 ;
-  reg \$352 ;
-  reg [17:0] \$353 ;
+  reg \$350 ;
+  reg [17:0] \$351 ;
+  reg [4:0] \$352 ;
+  reg \$353 ;
   reg \$354 ;
   reg \$355 ;
   reg \$356 ;
-  reg \$357 ;
-  reg [5:0] \$358 ;
-  reg [12:0] \$359 ;
+  reg [5:0] \$357 ;
+  reg [12:0] \$358 ;
+  reg [4:0] \$359 ;
   wire [14:0] \$36 ;
-  reg [4:0] \$360 ;
-  reg \$361 ;
-  reg [30:0] \$362 ;
+  reg \$360 ;
+  reg [17:0] \$361 ;
+  reg \$362 ;
   reg \$363 ;
   reg \$364 ;
   reg \$365 ;
-  reg \$366 ;
-  reg [5:0] \$367 ;
-  reg [12:0] \$368 ;
-  reg [4:0] \$369 ;
+  reg [5:0] \$366 ;
+  reg [12:0] \$367 ;
+  reg [4:0] \$368 ;
+  reg \$369 ;
   wire [5:0] \$37 ;
-  reg \$370 ;
-  reg [4:0] \$371 ;
-  reg [31:0] \$372 ;
+  reg [30:0] \$370 ;
+  reg \$371 ;
+  reg \$372 ;
   reg \$373 ;
   reg \$374 ;
-  reg \$375 ;
-  reg \$376 ;
-  reg [5:0] \$377 ;
-  reg [12:0] \$378 ;
+  reg [5:0] \$375 ;
+  reg [12:0] \$376 ;
+  reg [4:0] \$377 ;
+  reg \$378 ;
   reg [4:0] \$379 ;
   wire [9:0] \$38 ;
-  reg \$380 ;
-  reg [4:0] \$381 ;
-  reg [7:0] \$382 ;
+  reg [31:0] \$380 ;
+  reg \$381 ;
+  reg \$382 ;
   reg \$383 ;
   reg \$384 ;
-  reg \$385 ;
+  reg [5:0] \$385 ;
+  reg [12:0] \$386 ;
+  reg [4:0] \$387 ;
+  reg \$388 ;
+  reg [4:0] \$389 ;
   wire [10:0] \$39 ;
+  reg [7:0] \$390 ;
+  reg \$391 ;
+  reg \$392 ;
+  reg \$393 ;
   wire [3:0] \$4 ;
   wire [11:0] \$40 ;
   wire [9:0] \$41 ;
@@ -684,13 +692,21 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [27:0] n1_recip = 28'h0000000;
   wire [7:0] n1_residual;
   reg n1_valid = 1'h0;
+  reg n1b_any = 1'h0;
+  reg [4:0] n1b_lead = 5'h00;
+  reg [9:0] n1b_len = 10'h000;
+  reg [15:0] n1b_mantissa = 16'h0000;
+  reg [7:0] n1b_max = 8'h00;
+  reg [27:0] n1b_recip = 28'h0000000;
+  reg [7:0] n1b_residual = 8'h00;
+  reg n1b_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [9:0] n2_len = 10'h000;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$196  = 28'h0000000;
+  reg [27:0] \n2_recip$204  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [9:0] o__payload;
@@ -1310,41 +1326,65 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    d5_recip <= \$368 ;
+    d4_valid <= \$364 ;
   always @(posedge clk)
-    d5_lead <= \$369 ;
+    d4_last <= \$365 ;
   always @(posedge clk)
-    d5_any <= \$370 ;
+    d4_max <= \$366 ;
   always @(posedge clk)
-    d5_shift <= \$371 ;
+    d4_recip <= \$367 ;
   always @(posedge clk)
-    d6_twice0 <= \$372 ;
+    d4_lead <= \$368 ;
   always @(posedge clk)
-    d6_mask <= \$373 ;
+    d4_any <= \$369 ;
   always @(posedge clk)
-    d6_keep <= \$374 ;
+    d5_prod0 <= \$370 ;
   always @(posedge clk)
-    d6_valid <= \$375 ;
+    d5_mask <= \$371 ;
   always @(posedge clk)
-    d6_last <= \$376 ;
+    d5_keep <= \$372 ;
   always @(posedge clk)
-    d6_max <= \$377 ;
+    d5_valid <= \$373 ;
   always @(posedge clk)
-    d6_recip <= \$378 ;
+    d5_last <= \$374 ;
   always @(posedge clk)
-    d6_lead <= \$379 ;
+    d5_max <= \$375 ;
   always @(posedge clk)
-    d6_any <= \$380 ;
+    d5_recip <= \$376 ;
   always @(posedge clk)
-    d6_shift <= \$381 ;
+    d5_lead <= \$377 ;
   always @(posedge clk)
-    d7_y0 <= \$382 ;
+    d5_any <= \$378 ;
   always @(posedge clk)
-    o__valid <= \$383 ;
+    d5_shift <= \$379 ;
   always @(posedge clk)
-    d7_last <= \$384 ;
+    d6_twice0 <= \$380 ;
   always @(posedge clk)
-    d7_keep <= \$385 ;
+    d6_mask <= \$381 ;
+  always @(posedge clk)
+    d6_keep <= \$382 ;
+  always @(posedge clk)
+    d6_valid <= \$383 ;
+  always @(posedge clk)
+    d6_last <= \$384 ;
+  always @(posedge clk)
+    d6_max <= \$385 ;
+  always @(posedge clk)
+    d6_recip <= \$386 ;
+  always @(posedge clk)
+    d6_lead <= \$387 ;
+  always @(posedge clk)
+    d6_any <= \$388 ;
+  always @(posedge clk)
+    d6_shift <= \$389 ;
+  always @(posedge clk)
+    d7_y0 <= \$390 ;
+  always @(posedge clk)
+    o__valid <= \$391 ;
+  always @(posedge clk)
+    d7_last <= \$392 ;
+  always @(posedge clk)
+    d7_keep <= \$393 ;
   assign i__ready = used < 10'h200;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[9];
@@ -1439,9 +1479,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$104  = $signed({ 1'h0, recip_lower_r }) + $signed(\$103 );
   assign \$106  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$107  = $signed(\$105 ) + $signed(\$106 );
-  assign \$108  = $signed(n1_recip) * $signed(\$22 [7:0]);
+  assign \$108  = $signed(n1b_recip) * $signed(n1b_residual);
   assign \$109  = $signed(\$108 ) + $signed(16'h4000);
-  assign \$111  = $signed(n1_recip) + $signed(\$110 );
+  assign \$111  = $signed(n1b_recip) + $signed(\$110 );
   assign \$112  = rd__addr + 1'h1;
   assign \$113  = count == vector_head[32:25];
   assign \$114  = count + 1'h1;
@@ -1757,165 +1797,157 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @(posedge clk)
     n1_product <= \$287 ;
   always @(posedge clk)
-    w_en <= \$288 ;
+    n1b_valid <= \$288 ;
   always @(posedge clk)
-    n2_max <= \$289 ;
+    n1b_max <= \$289 ;
   always @(posedge clk)
-    n2_any <= \$290 ;
+    n1b_any <= \$290 ;
   always @(posedge clk)
-    n2_len <= \$291 ;
+    n1b_len <= \$291 ;
   always @(posedge clk)
-    n2_lead <= \$292 ;
+    n1b_lead <= \$292 ;
   always @(posedge clk)
-    \n2_recip$196  <= \$293 ;
+    n1b_recip <= \$293 ;
   always @(posedge clk)
-    n2_mantissa <= \$294 ;
+    n1b_mantissa <= \$294 ;
   always @(posedge clk)
-    n2_recip <= \$295 ;
+    n1b_residual <= \$295 ;
   always @(posedge clk)
-    vector_valid <= \$296 ;
+    w_en <= \$296 ;
   always @(posedge clk)
-    vector_head <= \$297 ;
+    n2_max <= \$297 ;
   always @(posedge clk)
-    rd__addr <= \$298 ;
+    n2_any <= \$298 ;
   always @(posedge clk)
-    count <= \$299 ;
+    n2_len <= \$299 ;
   always @(posedge clk)
-    d1_valid <= \$300 ;
+    n2_lead <= \$300 ;
   always @(posedge clk)
-    d1_last <= \$301 ;
+    \n2_recip$204  <= \$301 ;
   always @(posedge clk)
-    d1_max <= \$302 ;
+    n2_mantissa <= \$302 ;
   always @(posedge clk)
-    d1_recip <= \$303 ;
+    n2_recip <= \$303 ;
   always @(posedge clk)
-    d1_lead <= \$304 ;
+    vector_valid <= \$304 ;
   always @(posedge clk)
-    d1_any <= \$305 ;
+    vector_head <= \$305 ;
   always @(posedge clk)
-    d1b_ring <= \$306 ;
+    rd__addr <= \$306 ;
   always @(posedge clk)
-    d1b_valid <= \$307 ;
+    count <= \$307 ;
   always @(posedge clk)
-    d1b_last <= \$308 ;
+    d1_valid <= \$308 ;
   always @(posedge clk)
-    d1b_max <= \$309 ;
+    d1_last <= \$309 ;
   always @(posedge clk)
-    d1b_recip <= \$310 ;
+    d1_max <= \$310 ;
   always @(posedge clk)
-    d1b_lead <= \$311 ;
+    d1_recip <= \$311 ;
   always @(posedge clk)
-    d1b_any <= \$312 ;
+    d1_lead <= \$312 ;
   always @(posedge clk)
-    d2_e0 <= \$313 ;
+    d1_any <= \$313 ;
   always @(posedge clk)
-    d2_mask <= \$314 ;
+    d1b_ring <= \$314 ;
   always @(posedge clk)
-    d2_keep <= \$315 ;
+    d1b_valid <= \$315 ;
   always @(posedge clk)
-    d2_valid <= \$316 ;
+    d1b_last <= \$316 ;
   always @(posedge clk)
-    d2_last <= \$317 ;
+    d1b_max <= \$317 ;
   always @(posedge clk)
-    d2_max <= \$318 ;
+    d1b_recip <= \$318 ;
   always @(posedge clk)
-    d2_recip <= \$319 ;
+    d1b_lead <= \$319 ;
   always @(posedge clk)
-    d2_lead <= \$320 ;
+    d1b_any <= \$320 ;
   always @(posedge clk)
-    d2_any <= \$321 ;
+    d2_e0 <= \$321 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$322 ;
+    d2_mask <= \$322 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$323 ;
+    d2_keep <= \$323 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$324 ;
+    d2_valid <= \$324 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$325 ;
+    d2_last <= \$325 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$326 ;
+    d2_max <= \$326 ;
   always @(posedge clk)
-    d2a_mask <= \$327 ;
+    d2_recip <= \$327 ;
   always @(posedge clk)
-    d2b_mask <= \$328 ;
+    d2_lead <= \$328 ;
   always @(posedge clk)
-    d2a_keep <= \$329 ;
+    d2_any <= \$329 ;
   always @(posedge clk)
-    d2b_keep <= \$330 ;
+    d_exp0_v_r <= \$330 ;
   always @(posedge clk)
-    d2a_valid <= \$331 ;
+    d_exp0_offset_r <= \$331 ;
   always @(posedge clk)
-    d2b_valid <= \$332 ;
+    d_exp0_step_r <= \$332 ;
   always @(posedge clk)
-    d2a_last <= \$333 ;
+    d_exp0_lower_r <= \$333 ;
   always @(posedge clk)
-    d2b_last <= \$334 ;
+    d_exp0_drop_r <= \$334 ;
   always @(posedge clk)
-    d2a_max <= \$335 ;
+    d2a_mask <= \$335 ;
   always @(posedge clk)
-    d2b_max <= \$336 ;
+    d2b_mask <= \$336 ;
   always @(posedge clk)
-    d2a_recip <= \$337 ;
+    d2a_keep <= \$337 ;
   always @(posedge clk)
-    d2b_recip <= \$338 ;
+    d2b_keep <= \$338 ;
   always @(posedge clk)
-    d2a_lead <= \$339 ;
+    d2a_valid <= \$339 ;
   always @(posedge clk)
-    d2b_lead <= \$340 ;
+    d2b_valid <= \$340 ;
   always @(posedge clk)
-    d2a_any <= \$341 ;
+    d2a_last <= \$341 ;
   always @(posedge clk)
-    d2b_any <= \$342 ;
+    d2b_last <= \$342 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$343 ;
+    d2a_max <= \$343 ;
   always @(posedge clk)
-    d3_drop0 <= \$344 ;
+    d2b_max <= \$344 ;
   always @(posedge clk)
-    d3_mask <= \$345 ;
+    d2a_recip <= \$345 ;
   always @(posedge clk)
-    d3_keep <= \$346 ;
+    d2b_recip <= \$346 ;
   always @(posedge clk)
-    d3_valid <= \$347 ;
+    d2a_lead <= \$347 ;
   always @(posedge clk)
-    d3_last <= \$348 ;
+    d2b_lead <= \$348 ;
   always @(posedge clk)
-    d3_max <= \$349 ;
+    d2a_any <= \$349 ;
   always @(posedge clk)
-    d3_recip <= \$350 ;
+    d2b_any <= \$350 ;
   always @(posedge clk)
-    d3_lead <= \$351 ;
+    d3_mantissa0 <= \$351 ;
   always @(posedge clk)
-    d3_any <= \$352 ;
+    d3_drop0 <= \$352 ;
   always @(posedge clk)
-    d4_num0 <= \$353 ;
+    d3_mask <= \$353 ;
   always @(posedge clk)
-    d4_mask <= \$354 ;
+    d3_keep <= \$354 ;
   always @(posedge clk)
-    d4_keep <= \$355 ;
+    d3_valid <= \$355 ;
   always @(posedge clk)
-    d4_valid <= \$356 ;
+    d3_last <= \$356 ;
   always @(posedge clk)
-    d4_last <= \$357 ;
+    d3_max <= \$357 ;
   always @(posedge clk)
-    d4_max <= \$358 ;
+    d3_recip <= \$358 ;
   always @(posedge clk)
-    d4_recip <= \$359 ;
+    d3_lead <= \$359 ;
   always @(posedge clk)
-    d4_lead <= \$360 ;
+    d3_any <= \$360 ;
   always @(posedge clk)
-    d4_any <= \$361 ;
+    d4_num0 <= \$361 ;
   always @(posedge clk)
-    d5_prod0 <= \$362 ;
+    d4_mask <= \$362 ;
   always @(posedge clk)
-    d5_mask <= \$363 ;
-  always @(posedge clk)
-    d5_keep <= \$364 ;
-  always @(posedge clk)
-    d5_valid <= \$365 ;
-  always @(posedge clk)
-    d5_last <= \$366 ;
-  always @(posedge clk)
-    d5_max <= \$367 ;
+    d4_keep <= \$363 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1927,49 +1959,89 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = d5_lead;
+    \$365  = d4_last;
     if (ce) begin
-      \$369  = d4_lead;
+      \$365  = d3_last;
     end
     if (rst) begin
-      \$369  = 5'h00;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = d5_any;
+    \$366  = d4_max;
     if (ce) begin
-      \$370  = d4_any;
+      \$366  = d3_max;
     end
     if (rst) begin
-      \$370  = 1'h0;
+      \$366  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = d5_shift;
+    \$367  = d4_recip;
     if (ce) begin
-      \$371  = \$37 [4:0];
+      \$367  = d3_recip;
     end
     if (rst) begin
-      \$371  = 5'h00;
+      \$367  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = d6_twice0;
+    \$368  = d4_lead;
     if (ce) begin
-      \$372  = \$133 ;
+      \$368  = d3_lead;
     end
     if (rst) begin
-      \$372  = 32'd0;
+      \$368  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = d6_mask;
+    \$369  = d4_any;
     if (ce) begin
-      \$373  = d5_mask;
+      \$369  = d3_any;
+    end
+    if (rst) begin
+      \$369  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = d5_prod0;
+    if (ce) begin
+      \$370  = \$131 ;
+    end
+    if (rst) begin
+      \$370  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = d5_mask;
+    if (ce) begin
+      \$371  = d4_mask;
+    end
+    if (rst) begin
+      \$371  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = d5_keep;
+    if (ce) begin
+      \$372  = d4_keep;
+    end
+    if (rst) begin
+      \$372  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = d5_valid;
+    if (ce) begin
+      \$373  = d4_valid;
     end
     if (rst) begin
       \$373  = 1'h0;
@@ -1977,9 +2049,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = d6_keep;
+    \$374  = d5_last;
     if (ce) begin
-      \$374  = d5_keep;
+      \$374  = d4_last;
     end
     if (rst) begin
       \$374  = 1'h0;
@@ -1987,49 +2059,49 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = d6_valid;
+    \$375  = d5_max;
     if (ce) begin
-      \$375  = d5_valid;
+      \$375  = d4_max;
     end
     if (rst) begin
-      \$375  = 1'h0;
+      \$375  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = d6_last;
+    \$376  = d5_recip;
     if (ce) begin
-      \$376  = d5_last;
+      \$376  = d4_recip;
     end
     if (rst) begin
-      \$376  = 1'h0;
+      \$376  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = d6_max;
+    \$377  = d5_lead;
     if (ce) begin
-      \$377  = d5_max;
+      \$377  = d4_lead;
     end
     if (rst) begin
-      \$377  = 6'h00;
+      \$377  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = d6_recip;
+    \$378  = d5_any;
     if (ce) begin
-      \$378  = d5_recip;
+      \$378  = d4_any;
     end
     if (rst) begin
-      \$378  = 13'h0000;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = d6_lead;
+    \$379  = d5_shift;
     if (ce) begin
-      \$379  = d5_lead;
+      \$379  = \$37 [4:0];
     end
     if (rst) begin
       \$379  = 5'h00;
@@ -2037,39 +2109,39 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = d6_any;
+    \$380  = d6_twice0;
     if (ce) begin
-      \$380  = d5_any;
+      \$380  = \$133 ;
     end
     if (rst) begin
-      \$380  = 1'h0;
+      \$380  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = d6_shift;
+    \$381  = d6_mask;
     if (ce) begin
-      \$381  = d5_shift;
+      \$381  = d5_mask;
     end
     if (rst) begin
-      \$381  = 5'h00;
+      \$381  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = d7_y0;
+    \$382  = d6_keep;
     if (ce) begin
-      \$382  = \$142 [7:0];
+      \$382  = d5_keep;
     end
     if (rst) begin
-      \$382  = 8'h00;
+      \$382  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = o__valid;
+    \$383  = d6_valid;
     if (ce) begin
-      \$383  = d6_valid;
+      \$383  = d5_valid;
     end
     if (rst) begin
       \$383  = 1'h0;
@@ -2077,9 +2149,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = d7_last;
+    \$384  = d6_last;
     if (ce) begin
-      \$384  = d6_last;
+      \$384  = d5_last;
     end
     if (rst) begin
       \$384  = 1'h0;
@@ -2087,12 +2159,92 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = d7_keep;
+    \$385  = d6_max;
     if (ce) begin
-      \$385  = d6_keep;
+      \$385  = d5_max;
     end
     if (rst) begin
-      \$385  = 1'h0;
+      \$385  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = d6_recip;
+    if (ce) begin
+      \$386  = d5_recip;
+    end
+    if (rst) begin
+      \$386  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = d6_lead;
+    if (ce) begin
+      \$387  = d5_lead;
+    end
+    if (rst) begin
+      \$387  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = d6_any;
+    if (ce) begin
+      \$388  = d5_any;
+    end
+    if (rst) begin
+      \$388  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = d6_shift;
+    if (ce) begin
+      \$389  = d5_shift;
+    end
+    if (rst) begin
+      \$389  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = d7_y0;
+    if (ce) begin
+      \$390  = \$142 [7:0];
+    end
+    if (rst) begin
+      \$390  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = o__valid;
+    if (ce) begin
+      \$391  = d6_valid;
+    end
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = d7_last;
+    if (ce) begin
+      \$392  = d6_last;
+    end
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = d7_keep;
+    if (ce) begin
+      \$393  = d6_keep;
+    end
+    if (rst) begin
+      \$393  = 1'h0;
     end
   end
   always @* begin
@@ -3429,118 +3581,94 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = \$111 [12:0];
+    \$295  = \$22 [7:0];
     if (rst) begin
-      \$295  = 13'h0000;
+      \$295  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = vector_valid;
-    if (vector_load) begin
-      \$296  = 1'h1;
-    end else if (vector_pop) begin
-      \$296  = 1'h0;
-    end
+    \$296  = n1b_valid;
     if (rst) begin
       \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = vector_head;
-    if (vector_load) begin
-      \$297  = r_data;
-    end
+    \$297  = n1b_max;
     if (rst) begin
-      \$297  = 33'h000000000;
+      \$297  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = rd__addr;
-    if (issue) begin
-      \$298  = \$112 [8:0];
-    end
+    \$298  = n1b_any;
     if (rst) begin
-      \$298  = 9'h000;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = count;
-    if (issue) begin
-      \$299  = \$115 [8:0];
-    end
+    \$299  = n1b_len;
     if (rst) begin
-      \$299  = 9'h000;
+      \$299  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = d1_valid;
-    if (ce) begin
-      \$300  = issue;
-    end
+    \$300  = n1b_lead;
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = d1_last;
-    if (ce) begin
-      \$301  = \$117 ;
-    end
+    \$301  = n1b_recip;
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = d1_max;
-    if (ce) begin
-      \$302  = vector_head[5:0];
-    end
+    \$302  = n1b_mantissa;
     if (rst) begin
-      \$302  = 6'h00;
+      \$302  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = d1_recip;
-    if (ce) begin
-      \$303  = vector_head[18:6];
-    end
+    \$303  = \$111 [12:0];
     if (rst) begin
       \$303  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = d1_lead;
-    if (ce) begin
-      \$304  = vector_head[23:19];
+    \$304  = vector_valid;
+    if (vector_load) begin
+      \$304  = 1'h1;
+    end else if (vector_pop) begin
+      \$304  = 1'h0;
     end
     if (rst) begin
-      \$304  = 5'h00;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = d1_any;
-    if (ce) begin
-      \$305  = vector_head[24];
+    \$305  = vector_head;
+    if (vector_load) begin
+      \$305  = r_data;
     end
     if (rst) begin
-      \$305  = 1'h0;
+      \$305  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = d1b_ring;
-    if (ce) begin
-      \$306  = rd__data;
+    \$306  = rd__addr;
+    if (issue) begin
+      \$306  = \$112 [8:0];
     end
     if (rst) begin
       \$306  = 9'h000;
@@ -3548,19 +3676,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = d1b_valid;
-    if (ce) begin
-      \$307  = d1_valid;
+    \$307  = count;
+    if (issue) begin
+      \$307  = \$115 [8:0];
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$307  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d1b_last;
+    \$308  = d1_valid;
     if (ce) begin
-      \$308  = d1_last;
+      \$308  = issue;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -3568,69 +3696,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d1b_max;
+    \$309  = d1_last;
     if (ce) begin
-      \$309  = d1_max;
+      \$309  = \$117 ;
     end
     if (rst) begin
-      \$309  = 6'h00;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d1b_recip;
+    \$310  = d1_max;
     if (ce) begin
-      \$310  = d1_recip;
+      \$310  = vector_head[5:0];
     end
     if (rst) begin
-      \$310  = 13'h0000;
+      \$310  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d1b_lead;
+    \$311  = d1_recip;
     if (ce) begin
-      \$311  = d1_lead;
+      \$311  = vector_head[18:6];
     end
     if (rst) begin
-      \$311  = 5'h00;
+      \$311  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d1b_any;
+    \$312  = d1_lead;
     if (ce) begin
-      \$312  = d1_any;
+      \$312  = vector_head[23:19];
     end
     if (rst) begin
-      \$312  = 1'h0;
+      \$312  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d2_e0;
+    \$313  = d1_any;
     if (ce) begin
-      \$313  = d1b_ring[7:0];
+      \$313  = vector_head[24];
     end
     if (rst) begin
-      \$313  = 8'h00;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d2_mask;
+    \$314  = d1b_ring;
     if (ce) begin
-      \$314  = d1b_ring[8];
+      \$314  = rd__data;
     end
     if (rst) begin
-      \$314  = 1'h0;
+      \$314  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d2_keep;
+    \$315  = d1b_valid;
     if (ce) begin
-      \$315  = \$119 ;
+      \$315  = d1_valid;
     end
     if (rst) begin
       \$315  = 1'h0;
@@ -3638,9 +3766,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d2_valid;
+    \$316  = d1b_last;
     if (ce) begin
-      \$316  = d1b_valid;
+      \$316  = d1_last;
     end
     if (rst) begin
       \$316  = 1'h0;
@@ -3648,69 +3776,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d2_last;
+    \$317  = d1b_max;
     if (ce) begin
-      \$317  = d1b_last;
+      \$317  = d1_max;
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d2_max;
+    \$318  = d1b_recip;
     if (ce) begin
-      \$318  = d1b_max;
+      \$318  = d1_recip;
     end
     if (rst) begin
-      \$318  = 6'h00;
+      \$318  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = d2_recip;
+    \$319  = d1b_lead;
     if (ce) begin
-      \$319  = d1b_recip;
+      \$319  = d1_lead;
     end
     if (rst) begin
-      \$319  = 13'h0000;
+      \$319  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = d2_lead;
+    \$320  = d1b_any;
     if (ce) begin
-      \$320  = d1b_lead;
+      \$320  = d1_any;
     end
     if (rst) begin
-      \$320  = 5'h00;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = d2_any;
+    \$321  = d2_e0;
     if (ce) begin
-      \$321  = d1b_any;
+      \$321  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$321  = 1'h0;
+      \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = d_exp0_v_r;
+    \$322  = d2_mask;
     if (ce) begin
-      \$322  = \$121 ;
+      \$322  = d1b_ring[8];
     end
     if (rst) begin
-      \$322  = 14'h0000;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = d_exp0_offset_r;
+    \$323  = d2_keep;
     if (ce) begin
-      \$323  = d_exp0_v_r[0];
+      \$323  = \$119 ;
     end
     if (rst) begin
       \$323  = 1'h0;
@@ -3718,59 +3846,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = d_exp0_step_r;
+    \$324  = d2_valid;
     if (ce) begin
-      \$324  = \$122 ;
+      \$324  = d1b_valid;
     end
     if (rst) begin
-      \$324  = 19'h00000;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = d_exp0_lower_r;
+    \$325  = d2_last;
     if (ce) begin
-      \$325  = d_exp0_lower;
+      \$325  = d1b_last;
     end
     if (rst) begin
-      \$325  = 18'h00000;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = d_exp0_drop_r;
+    \$326  = d2_max;
     if (ce) begin
-      \$326  = \$36 [4:0];
+      \$326  = d1b_max;
     end
     if (rst) begin
-      \$326  = 5'h00;
+      \$326  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = d2a_mask;
+    \$327  = d2_recip;
     if (ce) begin
-      \$327  = d2_mask;
+      \$327  = d1b_recip;
     end
     if (rst) begin
-      \$327  = 1'h0;
+      \$327  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = d2b_mask;
+    \$328  = d2_lead;
     if (ce) begin
-      \$328  = d2a_mask;
+      \$328  = d1b_lead;
     end
     if (rst) begin
-      \$328  = 1'h0;
+      \$328  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = d2a_keep;
+    \$329  = d2_any;
     if (ce) begin
-      \$329  = d2_keep;
+      \$329  = d1b_any;
     end
     if (rst) begin
       \$329  = 1'h0;
@@ -3778,19 +3906,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = d2b_keep;
+    \$330  = d_exp0_v_r;
     if (ce) begin
-      \$330  = d2a_keep;
+      \$330  = \$121 ;
     end
     if (rst) begin
-      \$330  = 1'h0;
+      \$330  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = d2a_valid;
+    \$331  = d_exp0_offset_r;
     if (ce) begin
-      \$331  = d2_valid;
+      \$331  = d_exp0_v_r[0];
     end
     if (rst) begin
       \$331  = 1'h0;
@@ -3798,99 +3926,99 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = d2b_valid;
+    \$332  = d_exp0_step_r;
     if (ce) begin
-      \$332  = d2a_valid;
+      \$332  = \$122 ;
     end
     if (rst) begin
-      \$332  = 1'h0;
+      \$332  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = d2a_last;
+    \$333  = d_exp0_lower_r;
     if (ce) begin
-      \$333  = d2_last;
+      \$333  = d_exp0_lower;
     end
     if (rst) begin
-      \$333  = 1'h0;
+      \$333  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = d2b_last;
+    \$334  = d_exp0_drop_r;
     if (ce) begin
-      \$334  = d2a_last;
+      \$334  = \$36 [4:0];
     end
     if (rst) begin
-      \$334  = 1'h0;
+      \$334  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = d2a_max;
+    \$335  = d2a_mask;
     if (ce) begin
-      \$335  = d2_max;
+      \$335  = d2_mask;
     end
     if (rst) begin
-      \$335  = 6'h00;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = d2b_max;
+    \$336  = d2b_mask;
     if (ce) begin
-      \$336  = d2a_max;
+      \$336  = d2a_mask;
     end
     if (rst) begin
-      \$336  = 6'h00;
+      \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = d2a_recip;
+    \$337  = d2a_keep;
     if (ce) begin
-      \$337  = d2_recip;
+      \$337  = d2_keep;
     end
     if (rst) begin
-      \$337  = 13'h0000;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = d2b_recip;
+    \$338  = d2b_keep;
     if (ce) begin
-      \$338  = d2a_recip;
+      \$338  = d2a_keep;
     end
     if (rst) begin
-      \$338  = 13'h0000;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = d2a_lead;
+    \$339  = d2a_valid;
     if (ce) begin
-      \$339  = d2_lead;
+      \$339  = d2_valid;
     end
     if (rst) begin
-      \$339  = 5'h00;
+      \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = d2b_lead;
+    \$340  = d2b_valid;
     if (ce) begin
-      \$340  = d2a_lead;
+      \$340  = d2a_valid;
     end
     if (rst) begin
-      \$340  = 5'h00;
+      \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = d2a_any;
+    \$341  = d2a_last;
     if (ce) begin
-      \$341  = d2_any;
+      \$341  = d2_last;
     end
     if (rst) begin
       \$341  = 1'h0;
@@ -3898,9 +4026,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = d2b_any;
+    \$342  = d2b_last;
     if (ce) begin
-      \$342  = d2a_any;
+      \$342  = d2a_last;
     end
     if (rst) begin
       \$342  = 1'h0;
@@ -3908,119 +4036,119 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = d3_mantissa0;
+    \$343  = d2a_max;
     if (ce) begin
-      \$343  = \$125 [17:0];
+      \$343  = d2_max;
     end
     if (rst) begin
-      \$343  = 18'h00000;
+      \$343  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = d3_drop0;
+    \$344  = d2b_max;
     if (ce) begin
-      \$344  = d_exp0_drop_r;
+      \$344  = d2a_max;
     end
     if (rst) begin
-      \$344  = 5'h00;
+      \$344  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = d3_mask;
+    \$345  = d2a_recip;
     if (ce) begin
-      \$345  = d2b_mask;
+      \$345  = d2_recip;
     end
     if (rst) begin
-      \$345  = 1'h0;
+      \$345  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = d3_keep;
+    \$346  = d2b_recip;
     if (ce) begin
-      \$346  = d2b_keep;
+      \$346  = d2a_recip;
     end
     if (rst) begin
-      \$346  = 1'h0;
+      \$346  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = d3_valid;
+    \$347  = d2a_lead;
     if (ce) begin
-      \$347  = d2b_valid;
+      \$347  = d2_lead;
     end
     if (rst) begin
-      \$347  = 1'h0;
+      \$347  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = d3_last;
+    \$348  = d2b_lead;
     if (ce) begin
-      \$348  = d2b_last;
+      \$348  = d2a_lead;
     end
     if (rst) begin
-      \$348  = 1'h0;
+      \$348  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = d3_max;
+    \$349  = d2a_any;
     if (ce) begin
-      \$349  = d2b_max;
+      \$349  = d2_any;
     end
     if (rst) begin
-      \$349  = 6'h00;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = d3_recip;
+    \$350  = d2b_any;
     if (ce) begin
-      \$350  = d2b_recip;
+      \$350  = d2a_any;
     end
     if (rst) begin
-      \$350  = 13'h0000;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = d3_lead;
+    \$351  = d3_mantissa0;
     if (ce) begin
-      \$351  = d2b_lead;
+      \$351  = \$125 [17:0];
     end
     if (rst) begin
-      \$351  = 5'h00;
+      \$351  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = d3_any;
+    \$352  = d3_drop0;
     if (ce) begin
-      \$352  = d2b_any;
+      \$352  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$352  = 1'h0;
+      \$352  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = d4_num0;
+    \$353  = d3_mask;
     if (ce) begin
-      \$353  = \$130 [17:0];
+      \$353  = d2b_mask;
     end
     if (rst) begin
-      \$353  = 18'h00000;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = d4_mask;
+    \$354  = d3_keep;
     if (ce) begin
-      \$354  = d3_mask;
+      \$354  = d2b_keep;
     end
     if (rst) begin
       \$354  = 1'h0;
@@ -4028,9 +4156,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = d4_keep;
+    \$355  = d3_valid;
     if (ce) begin
-      \$355  = d3_keep;
+      \$355  = d2b_valid;
     end
     if (rst) begin
       \$355  = 1'h0;
@@ -4038,9 +4166,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = d4_valid;
+    \$356  = d3_last;
     if (ce) begin
-      \$356  = d3_valid;
+      \$356  = d2b_last;
     end
     if (rst) begin
       \$356  = 1'h0;
@@ -4048,69 +4176,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = d4_last;
+    \$357  = d3_max;
     if (ce) begin
-      \$357  = d3_last;
+      \$357  = d2b_max;
     end
     if (rst) begin
-      \$357  = 1'h0;
+      \$357  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = d4_max;
+    \$358  = d3_recip;
     if (ce) begin
-      \$358  = d3_max;
+      \$358  = d2b_recip;
     end
     if (rst) begin
-      \$358  = 6'h00;
+      \$358  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = d4_recip;
+    \$359  = d3_lead;
     if (ce) begin
-      \$359  = d3_recip;
+      \$359  = d2b_lead;
     end
     if (rst) begin
-      \$359  = 13'h0000;
+      \$359  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = d4_lead;
+    \$360  = d3_any;
     if (ce) begin
-      \$360  = d3_lead;
+      \$360  = d2b_any;
     end
     if (rst) begin
-      \$360  = 5'h00;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = d4_any;
+    \$361  = d4_num0;
     if (ce) begin
-      \$361  = d3_any;
+      \$361  = \$130 [17:0];
     end
     if (rst) begin
-      \$361  = 1'h0;
+      \$361  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = d5_prod0;
+    \$362  = d4_mask;
     if (ce) begin
-      \$362  = \$131 ;
+      \$362  = d3_mask;
     end
     if (rst) begin
-      \$362  = 31'h00000000;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = d5_mask;
+    \$363  = d4_keep;
     if (ce) begin
-      \$363  = d4_mask;
+      \$363  = d3_keep;
     end
     if (rst) begin
       \$363  = 1'h0;
@@ -4118,52 +4246,12 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = d5_keep;
+    \$364  = d4_valid;
     if (ce) begin
-      \$364  = d4_keep;
+      \$364  = d3_valid;
     end
     if (rst) begin
       \$364  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = d5_valid;
-    if (ce) begin
-      \$365  = d4_valid;
-    end
-    if (rst) begin
-      \$365  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = d5_last;
-    if (ce) begin
-      \$366  = d4_last;
-    end
-    if (rst) begin
-      \$366  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = d5_max;
-    if (ce) begin
-      \$367  = d4_max;
-    end
-    if (rst) begin
-      \$367  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = d5_recip;
-    if (ce) begin
-      \$368  = d4_recip;
-    end
-    if (rst) begin
-      \$368  = 13'h0000;
     end
   end
   assign wptr = wr__addr;
@@ -4307,7 +4395,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   wire [32:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [32:0] storage [532:0];
+  reg [32:0] storage [533:0];
   initial begin
     storage[0] = 33'h000000000;
     storage[1] = 33'h000000000;
@@ -4842,6 +4930,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     storage[530] = 33'h000000000;
     storage[531] = 33'h000000000;
     storage[532] = 33'h000000000;
+    storage[533] = 33'h000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -4854,7 +4943,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 10'h215;
+  assign w_rdy = inner_level != 10'h216;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -4862,13 +4951,13 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 10'h214;
+  assign \$5  = w_port__addr == 10'h215;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 11'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 10'h214;
+  assign \$11  = r_port__addr == 10'h215;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 11'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;
