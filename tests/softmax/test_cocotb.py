@@ -27,3 +27,15 @@ ENTRIES = [e for e in DEFAULT_CATALOG if e.params.family == "softmax"] + \
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_softmax_bit_exact(entry):
     simulate_entry(entry, "testbench.softmax_tb")
+
+
+CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "softmax"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", CATALOG, ids=[e.name for e in CATALOG])
+def test_softmax_every_length_by_tkeep(entry):
+    """Every length 1..max_len (256) with tkeep-marked pad lanes full of garbage, on the catalog
+    blocks (the default run does it on the max_len <= 32 configurations above)."""
+    simulate_entry(entry, "testbench.softmax_tb",
+                   extra_env={"SOFTMAX_EVERY_LENGTH": "1", "SOFTMAX_VECTORS": "10"})

@@ -82,3 +82,26 @@ def test_length_and_range_are_checked():
         softmax(NATURAL, [0] * 65)
     with pytest.raises(ValueError, match=r"^logit codes must lie in \[-128, 127\] for s8.4$"):
         softmax(NATURAL, [128])
+
+
+@pytest.mark.parametrize("method", ["natural", "base2", "ibert"])
+def test_keep_low_is_no_element(method):
+    """keep (tkeep) false: the position is no element whatever its code and mask, the output 0;
+    a vector padded so is the vector alone; an element is keep & ~mask."""
+    params = SoftmaxParams(method=method, lanes=4, max_len=16)
+    rng = np.random.default_rng(11)
+    for length in range(1, 17):
+        n = -(-length // 4) * 4
+        x = rng.integers(-128, 128, n)
+        mask = rng.random(n) < 0.3
+        keep = np.arange(n) < length
+        y = softmax(params, x, mask, keep)
+        assert list(y[length:]) == [0] * (n - length)
+        assert list(y[:length]) == list(softmax(params, x[:length], mask[:length]))
+        assert list(y) == list(softmax(params, x, mask | ~keep))
+    keep = rng.random(16) < 0.5
+    x = np.where(keep, rng.integers(-128, 128, 16), 1000)    # no element: any code at all
+    assert list(softmax(params, x, None, keep)) == \
+        list(softmax(params, np.where(keep, x, 0), ~keep))
+    with pytest.raises(ValueError, match=r"keep must have the shape of x \(16,\), not \(4,\)"):
+        softmax(params, x, None, [True] * 4)
