@@ -609,147 +609,155 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire \$56 ;
   reg [27:0] \$560 ;
   reg [15:0] \$561 ;
-  reg [12:0] \$562 ;
+  reg [35:0] \$562 ;
   reg \$563 ;
-  reg [39:0] \$564 ;
-  reg [6:0] \$565 ;
-  reg [6:0] \$566 ;
-  reg \$567 ;
-  reg \$568 ;
-  reg [14:0] \$569 ;
+  reg [24:0] \$564 ;
+  reg \$565 ;
+  reg [7:0] \$566 ;
+  reg [4:0] \$567 ;
+  reg [27:0] \$568 ;
+  reg [15:0] \$569 ;
   wire \$57 ;
   reg [12:0] \$570 ;
-  reg [4:0] \$571 ;
-  reg \$572 ;
-  reg [35:0] \$573 ;
-  reg \$574 ;
+  reg \$571 ;
+  reg [39:0] \$572 ;
+  reg [6:0] \$573 ;
+  reg [6:0] \$574 ;
   reg \$575 ;
-  reg [14:0] \$576 ;
-  reg [12:0] \$577 ;
-  reg [4:0] \$578 ;
-  reg \$579 ;
+  reg \$576 ;
+  reg [14:0] \$577 ;
+  reg [12:0] \$578 ;
+  reg [4:0] \$579 ;
   wire [11:0] \$58 ;
-  reg [24:0] \$580 ;
-  reg [24:0] \$581 ;
-  reg [24:0] \$582 ;
-  reg [24:0] \$583 ;
-  reg [3:0] \$584 ;
-  reg [3:0] \$585 ;
-  reg \$586 ;
+  reg \$580 ;
+  reg [35:0] \$581 ;
+  reg \$582 ;
+  reg \$583 ;
+  reg [14:0] \$584 ;
+  reg [12:0] \$585 ;
+  reg [4:0] \$586 ;
   reg \$587 ;
-  reg [14:0] \$588 ;
-  reg [12:0] \$589 ;
+  reg [24:0] \$588 ;
+  reg [24:0] \$589 ;
   wire [11:0] \$59 ;
-  reg [4:0] \$590 ;
-  reg \$591 ;
-  reg [30:0] \$592 ;
-  reg [8:0] \$593 ;
-  reg [18:0] \$594 ;
-  reg [17:0] \$595 ;
-  reg [4:0] \$596 ;
-  reg [30:0] \$597 ;
-  reg [8:0] \$598 ;
-  reg [18:0] \$599 ;
+  reg [24:0] \$590 ;
+  reg [24:0] \$591 ;
+  reg [3:0] \$592 ;
+  reg [3:0] \$593 ;
+  reg \$594 ;
+  reg \$595 ;
+  reg [14:0] \$596 ;
+  reg [12:0] \$597 ;
+  reg [4:0] \$598 ;
+  reg \$599 ;
   wire \$6 ;
   wire [12:0] \$60 ;
-  reg [17:0] \$600 ;
-  reg [4:0] \$601 ;
-  reg [30:0] \$602 ;
-  reg [8:0] \$603 ;
-  reg [18:0] \$604 ;
-  reg [17:0] \$605 ;
-  reg [4:0] \$606 ;
-  reg [30:0] \$607 ;
-  reg [8:0] \$608 ;
-  reg [18:0] \$609 ;
+  reg [30:0] \$600 ;
+  reg [8:0] \$601 ;
+  reg [18:0] \$602 ;
+  reg [17:0] \$603 ;
+  reg [4:0] \$604 ;
+  reg [30:0] \$605 ;
+  reg [8:0] \$606 ;
+  reg [18:0] \$607 ;
+  reg [17:0] \$608 ;
+  reg [4:0] \$609 ;
   wire [30:0] \$61 ;
-  reg [17:0] \$610 ;
-  reg [4:0] \$611 ;
-  reg [3:0] \$612 ;
-  reg [3:0] \$613 ;
-  reg [3:0] \$614 ;
-  reg [3:0] \$615 ;
-  reg \$616 ;
-  reg \$617 ;
-  reg \$618 ;
-  reg \$619 ;
+  reg [30:0] \$610 ;
+  reg [8:0] \$611 ;
+  reg [18:0] \$612 ;
+  reg [17:0] \$613 ;
+  reg [4:0] \$614 ;
+  reg [30:0] \$615 ;
+  reg [8:0] \$616 ;
+  reg [18:0] \$617 ;
+  reg [17:0] \$618 ;
+  reg [4:0] \$619 ;
   wire [31:0] \$62 ;
-  reg [14:0] \$620 ;
-  reg [14:0] \$621 ;
-  reg [12:0] \$622 ;
-  reg [12:0] \$623 ;
-  reg [4:0] \$624 ;
-  reg [4:0] \$625 ;
+  reg [3:0] \$620 ;
+  reg [3:0] \$621 ;
+  reg [3:0] \$622 ;
+  reg [3:0] \$623 ;
+  reg \$624 ;
+  reg \$625 ;
   reg \$626 ;
   reg \$627 ;
-  reg [17:0] \$628 ;
-  reg [4:0] \$629 ;
+  reg [14:0] \$628 ;
+  reg [14:0] \$629 ;
   wire \$63 ;
-  reg [17:0] \$630 ;
-  reg [4:0] \$631 ;
-  reg [17:0] \$632 ;
+  reg [12:0] \$630 ;
+  reg [12:0] \$631 ;
+  reg [4:0] \$632 ;
   reg [4:0] \$633 ;
-  reg [17:0] \$634 ;
-  reg [4:0] \$635 ;
-  reg [3:0] \$636 ;
-  reg [3:0] \$637 ;
-  reg \$638 ;
-  reg \$639 ;
+  reg \$634 ;
+  reg \$635 ;
+  reg [17:0] \$636 ;
+  reg [4:0] \$637 ;
+  reg [17:0] \$638 ;
+  reg [4:0] \$639 ;
   wire [30:0] \$64 ;
-  reg [14:0] \$640 ;
-  reg [12:0] \$641 ;
-  reg [4:0] \$642 ;
-  reg \$643 ;
-  reg [17:0] \$644 ;
-  reg [17:0] \$645 ;
-  reg [17:0] \$646 ;
-  reg [17:0] \$647 ;
-  reg [3:0] \$648 ;
-  reg [3:0] \$649 ;
+  reg [17:0] \$640 ;
+  reg [4:0] \$641 ;
+  reg [17:0] \$642 ;
+  reg [4:0] \$643 ;
+  reg [3:0] \$644 ;
+  reg [3:0] \$645 ;
+  reg \$646 ;
+  reg \$647 ;
+  reg [14:0] \$648 ;
+  reg [12:0] \$649 ;
   wire [31:0] \$65 ;
-  reg \$650 ;
+  reg [4:0] \$650 ;
   reg \$651 ;
-  reg [14:0] \$652 ;
-  reg [12:0] \$653 ;
-  reg [4:0] \$654 ;
-  reg \$655 ;
-  reg [30:0] \$656 ;
-  reg [30:0] \$657 ;
-  reg [30:0] \$658 ;
-  reg [30:0] \$659 ;
+  reg [17:0] \$652 ;
+  reg [17:0] \$653 ;
+  reg [17:0] \$654 ;
+  reg [17:0] \$655 ;
+  reg [3:0] \$656 ;
+  reg [3:0] \$657 ;
+  reg \$658 ;
+  reg \$659 ;
   wire [31:0] \$66 ;
-  reg [3:0] \$660 ;
-  reg [3:0] \$661 ;
-  reg \$662 ;
+  reg [14:0] \$660 ;
+  reg [12:0] \$661 ;
+  reg [4:0] \$662 ;
   reg \$663 ;
-  reg [14:0] \$664 ;
-  reg [12:0] \$665 ;
-  reg [4:0] \$666 ;
-  reg \$667 ;
-  reg [4:0] \$668 ;
-  reg [31:0] \$669 ;
+  reg [30:0] \$664 ;
+  reg [30:0] \$665 ;
+  reg [30:0] \$666 ;
+  reg [30:0] \$667 ;
+  reg [3:0] \$668 ;
+  reg [3:0] \$669 ;
   wire [11:0] \$67 ;
-  reg [31:0] \$670 ;
-  reg [31:0] \$671 ;
-  reg [31:0] \$672 ;
-  reg [3:0] \$673 ;
-  reg [3:0] \$674 ;
+  reg \$670 ;
+  reg \$671 ;
+  reg [14:0] \$672 ;
+  reg [12:0] \$673 ;
+  reg [4:0] \$674 ;
   reg \$675 ;
-  reg \$676 ;
-  reg [14:0] \$677 ;
-  reg [12:0] \$678 ;
-  reg [4:0] \$679 ;
+  reg [4:0] \$676 ;
+  reg [31:0] \$677 ;
+  reg [31:0] \$678 ;
+  reg [31:0] \$679 ;
   wire [11:0] \$68 ;
-  reg \$680 ;
-  reg [4:0] \$681 ;
-  reg [7:0] \$682 ;
-  reg [7:0] \$683 ;
-  reg [7:0] \$684 ;
-  reg [7:0] \$685 ;
-  reg \$686 ;
-  reg \$687 ;
-  reg [3:0] \$688 ;
+  reg [31:0] \$680 ;
+  reg [3:0] \$681 ;
+  reg [3:0] \$682 ;
+  reg \$683 ;
+  reg \$684 ;
+  reg [14:0] \$685 ;
+  reg [12:0] \$686 ;
+  reg [4:0] \$687 ;
+  reg \$688 ;
+  reg [4:0] \$689 ;
   wire [12:0] \$69 ;
+  reg [7:0] \$690 ;
+  reg [7:0] \$691 ;
+  reg [7:0] \$692 ;
+  reg [7:0] \$693 ;
+  reg \$694 ;
+  reg \$695 ;
+  reg [3:0] \$696 ;
   wire [11:0] \$7 ;
   wire [30:0] \$70 ;
   wire [31:0] \$71 ;
@@ -1124,13 +1132,21 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [27:0] n1b_recip = 28'h0000000;
   reg [7:0] n1b_residual = 8'h00;
   reg n1b_valid = 1'h0;
+  reg n1c_any = 1'h0;
+  reg [4:0] n1c_lead = 5'h00;
+  reg [7:0] n1c_len = 8'h00;
+  reg [15:0] n1c_mantissa = 16'h0000;
+  reg [24:0] n1c_max = 25'h0000000;
+  reg [35:0] n1c_product = 36'h000000000;
+  reg [27:0] n1c_recip = 28'h0000000;
+  reg n1c_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [7:0] n2_len = 8'h00;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [24:0] n2_max = 25'h0000000;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$285  = 28'h0000000;
+  reg [27:0] \n2_recip$293  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [36:0] o__payload;
@@ -1374,6 +1390,11 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
+  assign \$280  = \$277  + \$279 ;
+  assign \$281  = \$280  >> d3_drop0;
+  assign \$283  = 1'h1 << d3_drop1;
+  assign \$285  = \$282  + \$284 ;
+  assign \$286  = \$285  >> d3_drop1;
   assign \$288  = 1'h1 << d3_drop2;
   assign \$290  = \$287  + \$289 ;
   assign \$291  = \$290  >> d3_drop2;
@@ -1837,273 +1858,289 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @(posedge clk)
     n1b_residual <= \$554 ;
   always @(posedge clk)
-    w_en <= \$555 ;
+    n1c_valid <= \$555 ;
   always @(posedge clk)
-    n2_max <= \$556 ;
+    n1c_max <= \$556 ;
   always @(posedge clk)
-    n2_any <= \$557 ;
+    n1c_any <= \$557 ;
   always @(posedge clk)
-    n2_len <= \$558 ;
+    n1c_len <= \$558 ;
   always @(posedge clk)
-    n2_lead <= \$559 ;
+    n1c_lead <= \$559 ;
   always @(posedge clk)
-    \n2_recip$285  <= \$560 ;
+    n1c_recip <= \$560 ;
   always @(posedge clk)
-    n2_mantissa <= \$561 ;
+    n1c_mantissa <= \$561 ;
   always @(posedge clk)
-    n2_recip <= \$562 ;
+    n1c_product <= \$562 ;
   always @(posedge clk)
-    vector_valid <= \$563 ;
+    w_en <= \$563 ;
   always @(posedge clk)
-    vector_head <= \$564 ;
+    n2_max <= \$564 ;
   always @(posedge clk)
-    rd__addr <= \$565 ;
+    n2_any <= \$565 ;
   always @(posedge clk)
-    count <= \$566 ;
+    n2_len <= \$566 ;
   always @(posedge clk)
-    d1_valid <= \$567 ;
+    n2_lead <= \$567 ;
   always @(posedge clk)
-    d1_last <= \$568 ;
+    \n2_recip$293  <= \$568 ;
   always @(posedge clk)
-    d1_max <= \$569 ;
+    n2_mantissa <= \$569 ;
   always @(posedge clk)
-    d1_recip <= \$570 ;
+    n2_recip <= \$570 ;
   always @(posedge clk)
-    d1_lead <= \$571 ;
+    vector_valid <= \$571 ;
   always @(posedge clk)
-    d1_any <= \$572 ;
+    vector_head <= \$572 ;
   always @(posedge clk)
-    d1b_ring <= \$573 ;
+    rd__addr <= \$573 ;
   always @(posedge clk)
-    d1b_valid <= \$574 ;
+    count <= \$574 ;
   always @(posedge clk)
-    d1b_last <= \$575 ;
+    d1_valid <= \$575 ;
   always @(posedge clk)
-    d1b_max <= \$576 ;
+    d1_last <= \$576 ;
   always @(posedge clk)
-    d1b_recip <= \$577 ;
+    d1_max <= \$577 ;
   always @(posedge clk)
-    d1b_lead <= \$578 ;
+    d1_recip <= \$578 ;
   always @(posedge clk)
-    d1b_any <= \$579 ;
+    d1_lead <= \$579 ;
   always @(posedge clk)
-    d2_e0 <= \$580 ;
+    d1_any <= \$580 ;
   always @(posedge clk)
-    d2_e1 <= \$581 ;
+    d1b_ring <= \$581 ;
   always @(posedge clk)
-    d2_e2 <= \$582 ;
+    d1b_valid <= \$582 ;
   always @(posedge clk)
-    d2_e3 <= \$583 ;
+    d1b_last <= \$583 ;
   always @(posedge clk)
-    d2_mask <= \$584 ;
+    d1b_max <= \$584 ;
   always @(posedge clk)
-    d2_keep <= \$585 ;
+    d1b_recip <= \$585 ;
   always @(posedge clk)
-    d2_valid <= \$586 ;
+    d1b_lead <= \$586 ;
   always @(posedge clk)
-    d2_last <= \$587 ;
+    d1b_any <= \$587 ;
   always @(posedge clk)
-    d2_max <= \$588 ;
+    d2_e0 <= \$588 ;
   always @(posedge clk)
-    d2_recip <= \$589 ;
+    d2_e1 <= \$589 ;
   always @(posedge clk)
-    d2_lead <= \$590 ;
+    d2_e2 <= \$590 ;
   always @(posedge clk)
-    d2_any <= \$591 ;
+    d2_e3 <= \$591 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$592 ;
+    d2_mask <= \$592 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$593 ;
+    d2_keep <= \$593 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$594 ;
+    d2_valid <= \$594 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$595 ;
+    d2_last <= \$595 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$596 ;
+    d2_max <= \$596 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$597 ;
+    d2_recip <= \$597 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$598 ;
+    d2_lead <= \$598 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$599 ;
+    d2_any <= \$599 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$600 ;
+    d_exp0_v_r <= \$600 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$601 ;
+    d_exp0_offset_r <= \$601 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$602 ;
+    d_exp0_step_r <= \$602 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$603 ;
+    d_exp0_lower_r <= \$603 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$604 ;
+    d_exp0_drop_r <= \$604 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$605 ;
+    d_exp1_v_r <= \$605 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$606 ;
+    d_exp1_offset_r <= \$606 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$607 ;
+    d_exp1_step_r <= \$607 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$608 ;
+    d_exp1_lower_r <= \$608 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$609 ;
+    d_exp1_drop_r <= \$609 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$610 ;
+    d_exp2_v_r <= \$610 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$611 ;
+    d_exp2_offset_r <= \$611 ;
   always @(posedge clk)
-    d2a_mask <= \$612 ;
+    d_exp2_step_r <= \$612 ;
   always @(posedge clk)
-    d2b_mask <= \$613 ;
+    d_exp2_lower_r <= \$613 ;
   always @(posedge clk)
-    d2a_keep <= \$614 ;
+    d_exp2_drop_r <= \$614 ;
   always @(posedge clk)
-    d2b_keep <= \$615 ;
+    d_exp3_v_r <= \$615 ;
   always @(posedge clk)
-    d2a_valid <= \$616 ;
+    d_exp3_offset_r <= \$616 ;
   always @(posedge clk)
-    d2b_valid <= \$617 ;
+    d_exp3_step_r <= \$617 ;
   always @(posedge clk)
-    d2a_last <= \$618 ;
+    d_exp3_lower_r <= \$618 ;
   always @(posedge clk)
-    d2b_last <= \$619 ;
+    d_exp3_drop_r <= \$619 ;
   always @(posedge clk)
-    d2a_max <= \$620 ;
+    d2a_mask <= \$620 ;
   always @(posedge clk)
-    d2b_max <= \$621 ;
+    d2b_mask <= \$621 ;
   always @(posedge clk)
-    d2a_recip <= \$622 ;
+    d2a_keep <= \$622 ;
   always @(posedge clk)
-    d2b_recip <= \$623 ;
+    d2b_keep <= \$623 ;
   always @(posedge clk)
-    d2a_lead <= \$624 ;
+    d2a_valid <= \$624 ;
   always @(posedge clk)
-    d2b_lead <= \$625 ;
+    d2b_valid <= \$625 ;
   always @(posedge clk)
-    d2a_any <= \$626 ;
+    d2a_last <= \$626 ;
   always @(posedge clk)
-    d2b_any <= \$627 ;
+    d2b_last <= \$627 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$628 ;
+    d2a_max <= \$628 ;
   always @(posedge clk)
-    d3_drop0 <= \$629 ;
+    d2b_max <= \$629 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$630 ;
+    d2a_recip <= \$630 ;
   always @(posedge clk)
-    d3_drop1 <= \$631 ;
+    d2b_recip <= \$631 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$632 ;
+    d2a_lead <= \$632 ;
   always @(posedge clk)
-    d3_drop2 <= \$633 ;
+    d2b_lead <= \$633 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$634 ;
+    d2a_any <= \$634 ;
   always @(posedge clk)
-    d3_drop3 <= \$635 ;
+    d2b_any <= \$635 ;
   always @(posedge clk)
-    d3_mask <= \$636 ;
+    d3_mantissa0 <= \$636 ;
   always @(posedge clk)
-    d3_keep <= \$637 ;
+    d3_drop0 <= \$637 ;
   always @(posedge clk)
-    d3_valid <= \$638 ;
+    d3_mantissa1 <= \$638 ;
   always @(posedge clk)
-    d3_last <= \$639 ;
+    d3_drop1 <= \$639 ;
   always @(posedge clk)
-    d3_max <= \$640 ;
+    d3_mantissa2 <= \$640 ;
   always @(posedge clk)
-    d3_recip <= \$641 ;
+    d3_drop2 <= \$641 ;
   always @(posedge clk)
-    d3_lead <= \$642 ;
+    d3_mantissa3 <= \$642 ;
   always @(posedge clk)
-    d3_any <= \$643 ;
+    d3_drop3 <= \$643 ;
   always @(posedge clk)
-    d4_num0 <= \$644 ;
+    d3_mask <= \$644 ;
   always @(posedge clk)
-    d4_num1 <= \$645 ;
+    d3_keep <= \$645 ;
   always @(posedge clk)
-    d4_num2 <= \$646 ;
+    d3_valid <= \$646 ;
   always @(posedge clk)
-    d4_num3 <= \$647 ;
+    d3_last <= \$647 ;
   always @(posedge clk)
-    d4_mask <= \$648 ;
+    d3_max <= \$648 ;
   always @(posedge clk)
-    d4_keep <= \$649 ;
+    d3_recip <= \$649 ;
   always @(posedge clk)
-    d4_valid <= \$650 ;
+    d3_lead <= \$650 ;
   always @(posedge clk)
-    d4_last <= \$651 ;
+    d3_any <= \$651 ;
   always @(posedge clk)
-    d4_max <= \$652 ;
+    d4_num0 <= \$652 ;
   always @(posedge clk)
-    d4_recip <= \$653 ;
+    d4_num1 <= \$653 ;
   always @(posedge clk)
-    d4_lead <= \$654 ;
+    d4_num2 <= \$654 ;
   always @(posedge clk)
-    d4_any <= \$655 ;
+    d4_num3 <= \$655 ;
   always @(posedge clk)
-    d5_prod0 <= \$656 ;
+    d4_mask <= \$656 ;
   always @(posedge clk)
-    d5_prod1 <= \$657 ;
+    d4_keep <= \$657 ;
   always @(posedge clk)
-    d5_prod2 <= \$658 ;
+    d4_valid <= \$658 ;
   always @(posedge clk)
-    d5_prod3 <= \$659 ;
+    d4_last <= \$659 ;
   always @(posedge clk)
-    d5_mask <= \$660 ;
+    d4_max <= \$660 ;
   always @(posedge clk)
-    d5_keep <= \$661 ;
+    d4_recip <= \$661 ;
   always @(posedge clk)
-    d5_valid <= \$662 ;
+    d4_lead <= \$662 ;
   always @(posedge clk)
-    d5_last <= \$663 ;
+    d4_any <= \$663 ;
   always @(posedge clk)
-    d5_max <= \$664 ;
+    d5_prod0 <= \$664 ;
   always @(posedge clk)
-    d5_recip <= \$665 ;
+    d5_prod1 <= \$665 ;
   always @(posedge clk)
-    d5_lead <= \$666 ;
+    d5_prod2 <= \$666 ;
   always @(posedge clk)
-    d5_any <= \$667 ;
+    d5_prod3 <= \$667 ;
   always @(posedge clk)
-    d5_shift <= \$668 ;
+    d5_mask <= \$668 ;
   always @(posedge clk)
-    d6_twice0 <= \$669 ;
+    d5_keep <= \$669 ;
   always @(posedge clk)
-    d6_twice1 <= \$670 ;
+    d5_valid <= \$670 ;
   always @(posedge clk)
-    d6_twice2 <= \$671 ;
+    d5_last <= \$671 ;
   always @(posedge clk)
-    d6_twice3 <= \$672 ;
+    d5_max <= \$672 ;
   always @(posedge clk)
-    d6_mask <= \$673 ;
+    d5_recip <= \$673 ;
   always @(posedge clk)
-    d6_keep <= \$674 ;
+    d5_lead <= \$674 ;
   always @(posedge clk)
-    d6_valid <= \$675 ;
+    d5_any <= \$675 ;
   always @(posedge clk)
-    d6_last <= \$676 ;
+    d5_shift <= \$676 ;
   always @(posedge clk)
-    d6_max <= \$677 ;
+    d6_twice0 <= \$677 ;
   always @(posedge clk)
-    d6_recip <= \$678 ;
+    d6_twice1 <= \$678 ;
   always @(posedge clk)
-    d6_lead <= \$679 ;
+    d6_twice2 <= \$679 ;
   always @(posedge clk)
-    d6_any <= \$680 ;
+    d6_twice3 <= \$680 ;
   always @(posedge clk)
-    d6_shift <= \$681 ;
+    d6_mask <= \$681 ;
   always @(posedge clk)
-    d7_y0 <= \$682 ;
+    d6_keep <= \$682 ;
   always @(posedge clk)
-    d7_y1 <= \$683 ;
+    d6_valid <= \$683 ;
   always @(posedge clk)
-    d7_y2 <= \$684 ;
+    d6_last <= \$684 ;
   always @(posedge clk)
-    d7_y3 <= \$685 ;
+    d6_max <= \$685 ;
   always @(posedge clk)
-    o__valid <= \$686 ;
+    d6_recip <= \$686 ;
   always @(posedge clk)
-    d7_last <= \$687 ;
+    d6_lead <= \$687 ;
   always @(posedge clk)
-    d7_keep <= \$688 ;
+    d6_any <= \$688 ;
+  always @(posedge clk)
+    d6_shift <= \$689 ;
+  always @(posedge clk)
+    d7_y0 <= \$690 ;
+  always @(posedge clk)
+    d7_y1 <= \$691 ;
+  always @(posedge clk)
+    d7_y2 <= \$692 ;
+  always @(posedge clk)
+    d7_y3 <= \$693 ;
+  always @(posedge clk)
+    o__valid <= \$694 ;
+  always @(posedge clk)
+    d7_last <= \$695 ;
+  always @(posedge clk)
+    d7_keep <= \$696 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[39:36];
@@ -2273,8 +2310,8 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$225  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$226  = $signed(\$224 ) + $signed(\$225 );
   assign \$227  = $signed(n1b_recip) * $signed(n1b_residual);
-  assign \$228  = $signed(\$227 ) + $signed(16'h4000);
-  assign \$230  = $signed(n1b_recip) + $signed(\$229 );
+  assign \$228  = $signed(n1c_product) + $signed(16'h4000);
+  assign \$230  = $signed(n1c_recip) + $signed(\$229 );
   assign \$231  = rd__addr + 1'h1;
   assign \$232  = count == vector_head[39:34];
   assign \$233  = count + 1'h1;
@@ -2310,11 +2347,6 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$274  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
   assign \$276  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$275 );
   assign \$278  = 1'h1 << d3_drop0;
-  assign \$280  = \$277  + \$279 ;
-  assign \$281  = \$280  >> d3_drop0;
-  assign \$283  = 1'h1 << d3_drop1;
-  assign \$285  = \$282  + \$284 ;
-  assign \$286  = \$285  >> d3_drop1;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -3969,138 +4001,114 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = \$230 [12:0];
+    \$562  = \$227 ;
     if (rst) begin
-      \$562  = 13'h0000;
+      \$562  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = vector_valid;
-    if (vector_load) begin
-      \$563  = 1'h1;
-    end else if (vector_pop) begin
-      \$563  = 1'h0;
-    end
+    \$563  = n1c_valid;
     if (rst) begin
       \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = vector_head;
-    if (vector_load) begin
-      \$564  = r_data;
-    end
+    \$564  = n1c_max;
     if (rst) begin
-      \$564  = 40'h0000000000;
+      \$564  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = rd__addr;
-    if (issue) begin
-      \$565  = \$231 [6:0];
-    end
+    \$565  = n1c_any;
     if (rst) begin
-      \$565  = 7'h00;
+      \$565  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = count;
-    if (issue) begin
-      \$566  = \$234 [6:0];
-    end
+    \$566  = n1c_len;
     if (rst) begin
-      \$566  = 7'h00;
+      \$566  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d1_valid;
-    if (ce) begin
-      \$567  = issue;
-    end
+    \$567  = n1c_lead;
     if (rst) begin
-      \$567  = 1'h0;
+      \$567  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d1_last;
-    if (ce) begin
-      \$568  = \$236 ;
-    end
+    \$568  = n1c_recip;
     if (rst) begin
-      \$568  = 1'h0;
+      \$568  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d1_max;
-    if (ce) begin
-      \$569  = vector_head[14:0];
-    end
+    \$569  = n1c_mantissa;
     if (rst) begin
-      \$569  = 15'h0000;
+      \$569  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d1_recip;
-    if (ce) begin
-      \$570  = vector_head[27:15];
-    end
+    \$570  = \$230 [12:0];
     if (rst) begin
       \$570  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d1_lead;
-    if (ce) begin
-      \$571  = vector_head[32:28];
+    \$571  = vector_valid;
+    if (vector_load) begin
+      \$571  = 1'h1;
+    end else if (vector_pop) begin
+      \$571  = 1'h0;
     end
     if (rst) begin
-      \$571  = 5'h00;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d1_any;
-    if (ce) begin
-      \$572  = vector_head[33];
+    \$572  = vector_head;
+    if (vector_load) begin
+      \$572  = r_data;
     end
     if (rst) begin
-      \$572  = 1'h0;
+      \$572  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d1b_ring;
-    if (ce) begin
-      \$573  = rd__data;
+    \$573  = rd__addr;
+    if (issue) begin
+      \$573  = \$231 [6:0];
     end
     if (rst) begin
-      \$573  = 36'h000000000;
+      \$573  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d1b_valid;
-    if (ce) begin
-      \$574  = d1_valid;
+    \$574  = count;
+    if (issue) begin
+      \$574  = \$234 [6:0];
     end
     if (rst) begin
-      \$574  = 1'h0;
+      \$574  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d1b_last;
+    \$575  = d1_valid;
     if (ce) begin
-      \$575  = d1_last;
+      \$575  = issue;
     end
     if (rst) begin
       \$575  = 1'h0;
@@ -4108,119 +4116,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d1b_max;
+    \$576  = d1_last;
     if (ce) begin
-      \$576  = d1_max;
+      \$576  = \$236 ;
     end
     if (rst) begin
-      \$576  = 15'h0000;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d1b_recip;
+    \$577  = d1_max;
     if (ce) begin
-      \$577  = d1_recip;
+      \$577  = vector_head[14:0];
     end
     if (rst) begin
-      \$577  = 13'h0000;
+      \$577  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d1b_lead;
+    \$578  = d1_recip;
     if (ce) begin
-      \$578  = d1_lead;
+      \$578  = vector_head[27:15];
     end
     if (rst) begin
-      \$578  = 5'h00;
+      \$578  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d1b_any;
+    \$579  = d1_lead;
     if (ce) begin
-      \$579  = d1_any;
+      \$579  = vector_head[32:28];
     end
     if (rst) begin
-      \$579  = 1'h0;
+      \$579  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d2_e0;
+    \$580  = d1_any;
     if (ce) begin
-      \$580  = \$238 ;
+      \$580  = vector_head[33];
     end
     if (rst) begin
-      \$580  = 25'h0000000;
+      \$580  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d2_e1;
+    \$581  = d1b_ring;
     if (ce) begin
-      \$581  = \$240 ;
+      \$581  = rd__data;
     end
     if (rst) begin
-      \$581  = 25'h0000000;
+      \$581  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d2_e2;
+    \$582  = d1b_valid;
     if (ce) begin
-      \$582  = \$242 ;
+      \$582  = d1_valid;
     end
     if (rst) begin
-      \$582  = 25'h0000000;
+      \$582  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d2_e3;
+    \$583  = d1b_last;
     if (ce) begin
-      \$583  = \$244 ;
+      \$583  = d1_last;
     end
     if (rst) begin
-      \$583  = 25'h0000000;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d2_mask;
+    \$584  = d1b_max;
     if (ce) begin
-      \$584  = d1b_ring[35:32];
+      \$584  = d1_max;
     end
     if (rst) begin
-      \$584  = 4'h0;
+      \$584  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d2_keep;
+    \$585  = d1b_recip;
     if (ce) begin
-      \$585  = { \$252 , \$250 , \$248 , \$246  };
+      \$585  = d1_recip;
     end
     if (rst) begin
-      \$585  = 4'h0;
+      \$585  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d2_valid;
+    \$586  = d1b_lead;
     if (ce) begin
-      \$586  = d1b_valid;
+      \$586  = d1_lead;
     end
     if (rst) begin
-      \$586  = 1'h0;
+      \$586  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d2_last;
+    \$587  = d1b_any;
     if (ce) begin
-      \$587  = d1b_last;
+      \$587  = d1_any;
     end
     if (rst) begin
       \$587  = 1'h0;
@@ -4228,389 +4236,389 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2_max;
+    \$588  = d2_e0;
     if (ce) begin
-      \$588  = d1b_max;
+      \$588  = \$238 ;
     end
     if (rst) begin
-      \$588  = 15'h0000;
+      \$588  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2_recip;
+    \$589  = d2_e1;
     if (ce) begin
-      \$589  = d1b_recip;
+      \$589  = \$240 ;
     end
     if (rst) begin
-      \$589  = 13'h0000;
+      \$589  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d2_lead;
+    \$590  = d2_e2;
     if (ce) begin
-      \$590  = d1b_lead;
+      \$590  = \$242 ;
     end
     if (rst) begin
-      \$590  = 5'h00;
+      \$590  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d2_any;
+    \$591  = d2_e3;
     if (ce) begin
-      \$591  = d1b_any;
+      \$591  = \$244 ;
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$591  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d_exp0_v_r;
+    \$592  = d2_mask;
     if (ce) begin
-      \$592  = \$254 ;
+      \$592  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$592  = 31'h00000000;
+      \$592  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d_exp0_offset_r;
+    \$593  = d2_keep;
     if (ce) begin
-      \$593  = d_exp0_v_r[8:0];
+      \$593  = { \$252 , \$250 , \$248 , \$246  };
     end
     if (rst) begin
-      \$593  = 9'h000;
+      \$593  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d_exp0_step_r;
+    \$594  = d2_valid;
     if (ce) begin
-      \$594  = \$255 ;
+      \$594  = d1b_valid;
     end
     if (rst) begin
-      \$594  = 19'h00000;
+      \$594  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d_exp0_lower_r;
+    \$595  = d2_last;
     if (ce) begin
-      \$595  = d_exp0_lower;
+      \$595  = d1b_last;
     end
     if (rst) begin
-      \$595  = 18'h00000;
+      \$595  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d_exp0_drop_r;
+    \$596  = d2_max;
     if (ce) begin
-      \$596  = \$66 [4:0];
+      \$596  = d1b_max;
     end
     if (rst) begin
-      \$596  = 5'h00;
+      \$596  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d_exp1_v_r;
+    \$597  = d2_recip;
     if (ce) begin
-      \$597  = \$257 ;
+      \$597  = d1b_recip;
     end
     if (rst) begin
-      \$597  = 31'h00000000;
+      \$597  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d_exp1_offset_r;
+    \$598  = d2_lead;
     if (ce) begin
-      \$598  = d_exp1_v_r[8:0];
+      \$598  = d1b_lead;
     end
     if (rst) begin
-      \$598  = 9'h000;
+      \$598  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d_exp1_step_r;
+    \$599  = d2_any;
     if (ce) begin
-      \$599  = \$258 ;
+      \$599  = d1b_any;
     end
     if (rst) begin
-      \$599  = 19'h00000;
+      \$599  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d_exp1_lower_r;
+    \$600  = d_exp0_v_r;
     if (ce) begin
-      \$600  = d_exp1_lower;
+      \$600  = \$254 ;
     end
     if (rst) begin
-      \$600  = 18'h00000;
+      \$600  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d_exp1_drop_r;
+    \$601  = d_exp0_offset_r;
     if (ce) begin
-      \$601  = \$75 [4:0];
+      \$601  = d_exp0_v_r[8:0];
     end
     if (rst) begin
-      \$601  = 5'h00;
+      \$601  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d_exp2_v_r;
+    \$602  = d_exp0_step_r;
     if (ce) begin
-      \$602  = \$260 ;
+      \$602  = \$255 ;
     end
     if (rst) begin
-      \$602  = 31'h00000000;
+      \$602  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d_exp2_offset_r;
+    \$603  = d_exp0_lower_r;
     if (ce) begin
-      \$603  = d_exp2_v_r[8:0];
+      \$603  = d_exp0_lower;
     end
     if (rst) begin
-      \$603  = 9'h000;
+      \$603  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d_exp2_step_r;
+    \$604  = d_exp0_drop_r;
     if (ce) begin
-      \$604  = \$261 ;
+      \$604  = \$66 [4:0];
     end
     if (rst) begin
-      \$604  = 19'h00000;
+      \$604  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d_exp2_lower_r;
+    \$605  = d_exp1_v_r;
     if (ce) begin
-      \$605  = d_exp2_lower;
+      \$605  = \$257 ;
     end
     if (rst) begin
-      \$605  = 18'h00000;
+      \$605  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d_exp2_drop_r;
+    \$606  = d_exp1_offset_r;
     if (ce) begin
-      \$606  = \$84 [4:0];
+      \$606  = d_exp1_v_r[8:0];
     end
     if (rst) begin
-      \$606  = 5'h00;
+      \$606  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d_exp3_v_r;
+    \$607  = d_exp1_step_r;
     if (ce) begin
-      \$607  = \$263 ;
+      \$607  = \$258 ;
     end
     if (rst) begin
-      \$607  = 31'h00000000;
+      \$607  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d_exp3_offset_r;
+    \$608  = d_exp1_lower_r;
     if (ce) begin
-      \$608  = d_exp3_v_r[8:0];
+      \$608  = d_exp1_lower;
     end
     if (rst) begin
-      \$608  = 9'h000;
+      \$608  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d_exp3_step_r;
+    \$609  = d_exp1_drop_r;
     if (ce) begin
-      \$609  = \$264 ;
+      \$609  = \$75 [4:0];
     end
     if (rst) begin
-      \$609  = 19'h00000;
+      \$609  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d_exp3_lower_r;
+    \$610  = d_exp2_v_r;
     if (ce) begin
-      \$610  = d_exp3_lower;
+      \$610  = \$260 ;
     end
     if (rst) begin
-      \$610  = 18'h00000;
+      \$610  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d_exp3_drop_r;
+    \$611  = d_exp2_offset_r;
     if (ce) begin
-      \$611  = \$93 [4:0];
+      \$611  = d_exp2_v_r[8:0];
     end
     if (rst) begin
-      \$611  = 5'h00;
+      \$611  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d2a_mask;
+    \$612  = d_exp2_step_r;
     if (ce) begin
-      \$612  = d2_mask;
+      \$612  = \$261 ;
     end
     if (rst) begin
-      \$612  = 4'h0;
+      \$612  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d2b_mask;
+    \$613  = d_exp2_lower_r;
     if (ce) begin
-      \$613  = d2a_mask;
+      \$613  = d_exp2_lower;
     end
     if (rst) begin
-      \$613  = 4'h0;
+      \$613  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d2a_keep;
+    \$614  = d_exp2_drop_r;
     if (ce) begin
-      \$614  = d2_keep;
+      \$614  = \$84 [4:0];
     end
     if (rst) begin
-      \$614  = 4'h0;
+      \$614  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d2b_keep;
+    \$615  = d_exp3_v_r;
     if (ce) begin
-      \$615  = d2a_keep;
+      \$615  = \$263 ;
     end
     if (rst) begin
-      \$615  = 4'h0;
+      \$615  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d2a_valid;
+    \$616  = d_exp3_offset_r;
     if (ce) begin
-      \$616  = d2_valid;
+      \$616  = d_exp3_v_r[8:0];
     end
     if (rst) begin
-      \$616  = 1'h0;
+      \$616  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d2b_valid;
+    \$617  = d_exp3_step_r;
     if (ce) begin
-      \$617  = d2a_valid;
+      \$617  = \$264 ;
     end
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d2a_last;
+    \$618  = d_exp3_lower_r;
     if (ce) begin
-      \$618  = d2_last;
+      \$618  = d_exp3_lower;
     end
     if (rst) begin
-      \$618  = 1'h0;
+      \$618  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d2b_last;
+    \$619  = d_exp3_drop_r;
     if (ce) begin
-      \$619  = d2a_last;
+      \$619  = \$93 [4:0];
     end
     if (rst) begin
-      \$619  = 1'h0;
+      \$619  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d2a_max;
+    \$620  = d2a_mask;
     if (ce) begin
-      \$620  = d2_max;
+      \$620  = d2_mask;
     end
     if (rst) begin
-      \$620  = 15'h0000;
+      \$620  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d2b_max;
+    \$621  = d2b_mask;
     if (ce) begin
-      \$621  = d2a_max;
+      \$621  = d2a_mask;
     end
     if (rst) begin
-      \$621  = 15'h0000;
+      \$621  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d2a_recip;
+    \$622  = d2a_keep;
     if (ce) begin
-      \$622  = d2_recip;
+      \$622  = d2_keep;
     end
     if (rst) begin
-      \$622  = 13'h0000;
+      \$622  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d2b_recip;
+    \$623  = d2b_keep;
     if (ce) begin
-      \$623  = d2a_recip;
+      \$623  = d2a_keep;
     end
     if (rst) begin
-      \$623  = 13'h0000;
+      \$623  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d2a_lead;
+    \$624  = d2a_valid;
     if (ce) begin
-      \$624  = d2_lead;
+      \$624  = d2_valid;
     end
     if (rst) begin
-      \$624  = 5'h00;
+      \$624  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d2b_lead;
+    \$625  = d2b_valid;
     if (ce) begin
-      \$625  = d2a_lead;
+      \$625  = d2a_valid;
     end
     if (rst) begin
-      \$625  = 5'h00;
+      \$625  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d2a_any;
+    \$626  = d2a_last;
     if (ce) begin
-      \$626  = d2_any;
+      \$626  = d2_last;
     end
     if (rst) begin
       \$626  = 1'h0;
@@ -4618,9 +4626,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d2b_any;
+    \$627  = d2b_last;
     if (ce) begin
-      \$627  = d2a_any;
+      \$627  = d2a_last;
     end
     if (rst) begin
       \$627  = 1'h0;
@@ -4628,59 +4636,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d3_mantissa0;
+    \$628  = d2a_max;
     if (ce) begin
-      \$628  = \$267 [17:0];
+      \$628  = d2_max;
     end
     if (rst) begin
-      \$628  = 18'h00000;
+      \$628  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d3_drop0;
+    \$629  = d2b_max;
     if (ce) begin
-      \$629  = d_exp0_drop_r;
+      \$629  = d2a_max;
     end
     if (rst) begin
-      \$629  = 5'h00;
+      \$629  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d3_mantissa1;
+    \$630  = d2a_recip;
     if (ce) begin
-      \$630  = \$270 [17:0];
+      \$630  = d2_recip;
     end
     if (rst) begin
-      \$630  = 18'h00000;
+      \$630  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d3_drop1;
+    \$631  = d2b_recip;
     if (ce) begin
-      \$631  = d_exp1_drop_r;
+      \$631  = d2a_recip;
     end
     if (rst) begin
-      \$631  = 5'h00;
+      \$631  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d3_mantissa2;
+    \$632  = d2a_lead;
     if (ce) begin
-      \$632  = \$273 [17:0];
+      \$632  = d2_lead;
     end
     if (rst) begin
-      \$632  = 18'h00000;
+      \$632  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d3_drop2;
+    \$633  = d2b_lead;
     if (ce) begin
-      \$633  = d_exp2_drop_r;
+      \$633  = d2a_lead;
     end
     if (rst) begin
       \$633  = 5'h00;
@@ -4688,179 +4696,179 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d3_mantissa3;
+    \$634  = d2a_any;
     if (ce) begin
-      \$634  = \$276 [17:0];
+      \$634  = d2_any;
     end
     if (rst) begin
-      \$634  = 18'h00000;
+      \$634  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d3_drop3;
+    \$635  = d2b_any;
     if (ce) begin
-      \$635  = d_exp3_drop_r;
+      \$635  = d2a_any;
     end
     if (rst) begin
-      \$635  = 5'h00;
+      \$635  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d3_mask;
+    \$636  = d3_mantissa0;
     if (ce) begin
-      \$636  = d2b_mask;
+      \$636  = \$267 [17:0];
     end
     if (rst) begin
-      \$636  = 4'h0;
+      \$636  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d3_keep;
+    \$637  = d3_drop0;
     if (ce) begin
-      \$637  = d2b_keep;
+      \$637  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$637  = 4'h0;
+      \$637  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d3_valid;
+    \$638  = d3_mantissa1;
     if (ce) begin
-      \$638  = d2b_valid;
+      \$638  = \$270 [17:0];
     end
     if (rst) begin
-      \$638  = 1'h0;
+      \$638  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d3_last;
+    \$639  = d3_drop1;
     if (ce) begin
-      \$639  = d2b_last;
+      \$639  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$639  = 1'h0;
+      \$639  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d3_max;
+    \$640  = d3_mantissa2;
     if (ce) begin
-      \$640  = d2b_max;
+      \$640  = \$273 [17:0];
     end
     if (rst) begin
-      \$640  = 15'h0000;
+      \$640  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d3_recip;
+    \$641  = d3_drop2;
     if (ce) begin
-      \$641  = d2b_recip;
+      \$641  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$641  = 13'h0000;
+      \$641  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = d3_lead;
+    \$642  = d3_mantissa3;
     if (ce) begin
-      \$642  = d2b_lead;
+      \$642  = \$276 [17:0];
     end
     if (rst) begin
-      \$642  = 5'h00;
+      \$642  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d3_any;
+    \$643  = d3_drop3;
     if (ce) begin
-      \$643  = d2b_any;
+      \$643  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$643  = 1'h0;
+      \$643  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = d4_num0;
+    \$644  = d3_mask;
     if (ce) begin
-      \$644  = \$281 [17:0];
+      \$644  = d2b_mask;
     end
     if (rst) begin
-      \$644  = 18'h00000;
+      \$644  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = d4_num1;
+    \$645  = d3_keep;
     if (ce) begin
-      \$645  = \$286 [17:0];
+      \$645  = d2b_keep;
     end
     if (rst) begin
-      \$645  = 18'h00000;
+      \$645  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = d4_num2;
+    \$646  = d3_valid;
     if (ce) begin
-      \$646  = \$291 [17:0];
+      \$646  = d2b_valid;
     end
     if (rst) begin
-      \$646  = 18'h00000;
+      \$646  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = d4_num3;
+    \$647  = d3_last;
     if (ce) begin
-      \$647  = \$296 [17:0];
+      \$647  = d2b_last;
     end
     if (rst) begin
-      \$647  = 18'h00000;
+      \$647  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = d4_mask;
+    \$648  = d3_max;
     if (ce) begin
-      \$648  = d3_mask;
+      \$648  = d2b_max;
     end
     if (rst) begin
-      \$648  = 4'h0;
+      \$648  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = d4_keep;
+    \$649  = d3_recip;
     if (ce) begin
-      \$649  = d3_keep;
+      \$649  = d2b_recip;
     end
     if (rst) begin
-      \$649  = 4'h0;
+      \$649  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = d4_valid;
+    \$650  = d3_lead;
     if (ce) begin
-      \$650  = d3_valid;
+      \$650  = d2b_lead;
     end
     if (rst) begin
-      \$650  = 1'h0;
+      \$650  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = d4_last;
+    \$651  = d3_any;
     if (ce) begin
-      \$651  = d3_last;
+      \$651  = d2b_any;
     end
     if (rst) begin
       \$651  = 1'h0;
@@ -4868,119 +4876,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = d4_max;
+    \$652  = d4_num0;
     if (ce) begin
-      \$652  = d3_max;
+      \$652  = \$281 [17:0];
     end
     if (rst) begin
-      \$652  = 15'h0000;
+      \$652  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = d4_recip;
+    \$653  = d4_num1;
     if (ce) begin
-      \$653  = d3_recip;
+      \$653  = \$286 [17:0];
     end
     if (rst) begin
-      \$653  = 13'h0000;
+      \$653  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = d4_lead;
+    \$654  = d4_num2;
     if (ce) begin
-      \$654  = d3_lead;
+      \$654  = \$291 [17:0];
     end
     if (rst) begin
-      \$654  = 5'h00;
+      \$654  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = d4_any;
+    \$655  = d4_num3;
     if (ce) begin
-      \$655  = d3_any;
+      \$655  = \$296 [17:0];
     end
     if (rst) begin
-      \$655  = 1'h0;
+      \$655  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = d5_prod0;
+    \$656  = d4_mask;
     if (ce) begin
-      \$656  = \$297 ;
+      \$656  = d3_mask;
     end
     if (rst) begin
-      \$656  = 31'h00000000;
+      \$656  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = d5_prod1;
+    \$657  = d4_keep;
     if (ce) begin
-      \$657  = \$298 ;
+      \$657  = d3_keep;
     end
     if (rst) begin
-      \$657  = 31'h00000000;
+      \$657  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = d5_prod2;
+    \$658  = d4_valid;
     if (ce) begin
-      \$658  = \$299 ;
+      \$658  = d3_valid;
     end
     if (rst) begin
-      \$658  = 31'h00000000;
+      \$658  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = d5_prod3;
+    \$659  = d4_last;
     if (ce) begin
-      \$659  = \$300 ;
+      \$659  = d3_last;
     end
     if (rst) begin
-      \$659  = 31'h00000000;
+      \$659  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = d5_mask;
+    \$660  = d4_max;
     if (ce) begin
-      \$660  = d4_mask;
+      \$660  = d3_max;
     end
     if (rst) begin
-      \$660  = 4'h0;
+      \$660  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = d5_keep;
+    \$661  = d4_recip;
     if (ce) begin
-      \$661  = d4_keep;
+      \$661  = d3_recip;
     end
     if (rst) begin
-      \$661  = 4'h0;
+      \$661  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = d5_valid;
+    \$662  = d4_lead;
     if (ce) begin
-      \$662  = d4_valid;
+      \$662  = d3_lead;
     end
     if (rst) begin
-      \$662  = 1'h0;
+      \$662  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = d5_last;
+    \$663  = d4_any;
     if (ce) begin
-      \$663  = d4_last;
+      \$663  = d3_any;
     end
     if (rst) begin
       \$663  = 1'h0;
@@ -4988,119 +4996,119 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = d5_max;
+    \$664  = d5_prod0;
     if (ce) begin
-      \$664  = d4_max;
+      \$664  = \$297 ;
     end
     if (rst) begin
-      \$664  = 15'h0000;
+      \$664  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$665  = d5_recip;
+    \$665  = d5_prod1;
     if (ce) begin
-      \$665  = d4_recip;
+      \$665  = \$298 ;
     end
     if (rst) begin
-      \$665  = 13'h0000;
+      \$665  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$666  = d5_lead;
+    \$666  = d5_prod2;
     if (ce) begin
-      \$666  = d4_lead;
+      \$666  = \$299 ;
     end
     if (rst) begin
-      \$666  = 5'h00;
+      \$666  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$667  = d5_any;
+    \$667  = d5_prod3;
     if (ce) begin
-      \$667  = d4_any;
+      \$667  = \$300 ;
     end
     if (rst) begin
-      \$667  = 1'h0;
+      \$667  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$668  = d5_shift;
+    \$668  = d5_mask;
     if (ce) begin
-      \$668  = \$94 [4:0];
+      \$668  = d4_mask;
     end
     if (rst) begin
-      \$668  = 5'h00;
+      \$668  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = d6_twice0;
+    \$669  = d5_keep;
     if (ce) begin
-      \$669  = \$302 ;
+      \$669  = d4_keep;
     end
     if (rst) begin
-      \$669  = 32'd0;
+      \$669  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = d6_twice1;
+    \$670  = d5_valid;
     if (ce) begin
-      \$670  = \$304 ;
+      \$670  = d4_valid;
     end
     if (rst) begin
-      \$670  = 32'd0;
+      \$670  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = d6_twice2;
+    \$671  = d5_last;
     if (ce) begin
-      \$671  = \$306 ;
+      \$671  = d4_last;
     end
     if (rst) begin
-      \$671  = 32'd0;
+      \$671  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = d6_twice3;
+    \$672  = d5_max;
     if (ce) begin
-      \$672  = \$308 ;
+      \$672  = d4_max;
     end
     if (rst) begin
-      \$672  = 32'd0;
+      \$672  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = d6_mask;
+    \$673  = d5_recip;
     if (ce) begin
-      \$673  = d5_mask;
+      \$673  = d4_recip;
     end
     if (rst) begin
-      \$673  = 4'h0;
+      \$673  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = d6_keep;
+    \$674  = d5_lead;
     if (ce) begin
-      \$674  = d5_keep;
+      \$674  = d4_lead;
     end
     if (rst) begin
-      \$674  = 4'h0;
+      \$674  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = d6_valid;
+    \$675  = d5_any;
     if (ce) begin
-      \$675  = d5_valid;
+      \$675  = d4_any;
     end
     if (rst) begin
       \$675  = 1'h0;
@@ -5108,132 +5116,212 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = d6_last;
+    \$676  = d5_shift;
     if (ce) begin
-      \$676  = d5_last;
+      \$676  = \$94 [4:0];
     end
     if (rst) begin
-      \$676  = 1'h0;
+      \$676  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = d6_max;
+    \$677  = d6_twice0;
     if (ce) begin
-      \$677  = d5_max;
+      \$677  = \$302 ;
     end
     if (rst) begin
-      \$677  = 15'h0000;
+      \$677  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = d6_recip;
+    \$678  = d6_twice1;
     if (ce) begin
-      \$678  = d5_recip;
+      \$678  = \$304 ;
     end
     if (rst) begin
-      \$678  = 13'h0000;
+      \$678  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = d6_lead;
+    \$679  = d6_twice2;
     if (ce) begin
-      \$679  = d5_lead;
+      \$679  = \$306 ;
     end
     if (rst) begin
-      \$679  = 5'h00;
+      \$679  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = d6_any;
+    \$680  = d6_twice3;
     if (ce) begin
-      \$680  = d5_any;
+      \$680  = \$308 ;
     end
     if (rst) begin
-      \$680  = 1'h0;
+      \$680  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = d6_shift;
+    \$681  = d6_mask;
     if (ce) begin
-      \$681  = d5_shift;
+      \$681  = d5_mask;
     end
     if (rst) begin
-      \$681  = 5'h00;
+      \$681  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = d7_y0;
+    \$682  = d6_keep;
     if (ce) begin
-      \$682  = \$317 [7:0];
+      \$682  = d5_keep;
     end
     if (rst) begin
-      \$682  = 8'h00;
+      \$682  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = d7_y1;
+    \$683  = d6_valid;
     if (ce) begin
-      \$683  = \$326 [7:0];
+      \$683  = d5_valid;
     end
     if (rst) begin
-      \$683  = 8'h00;
+      \$683  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = d7_y2;
+    \$684  = d6_last;
     if (ce) begin
-      \$684  = \$335 [7:0];
+      \$684  = d5_last;
     end
     if (rst) begin
-      \$684  = 8'h00;
+      \$684  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = d7_y3;
+    \$685  = d6_max;
     if (ce) begin
-      \$685  = \$344 [7:0];
+      \$685  = d5_max;
     end
     if (rst) begin
-      \$685  = 8'h00;
+      \$685  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = o__valid;
+    \$686  = d6_recip;
     if (ce) begin
-      \$686  = d6_valid;
+      \$686  = d5_recip;
     end
     if (rst) begin
-      \$686  = 1'h0;
+      \$686  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = d7_last;
+    \$687  = d6_lead;
     if (ce) begin
-      \$687  = d6_last;
+      \$687  = d5_lead;
     end
     if (rst) begin
-      \$687  = 1'h0;
+      \$687  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = d7_keep;
+    \$688  = d6_any;
     if (ce) begin
-      \$688  = d6_keep;
+      \$688  = d5_any;
     end
     if (rst) begin
-      \$688  = 4'h0;
+      \$688  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$689  = d6_shift;
+    if (ce) begin
+      \$689  = d5_shift;
+    end
+    if (rst) begin
+      \$689  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$690  = d7_y0;
+    if (ce) begin
+      \$690  = \$317 [7:0];
+    end
+    if (rst) begin
+      \$690  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$691  = d7_y1;
+    if (ce) begin
+      \$691  = \$326 [7:0];
+    end
+    if (rst) begin
+      \$691  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$692  = d7_y2;
+    if (ce) begin
+      \$692  = \$335 [7:0];
+    end
+    if (rst) begin
+      \$692  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$693  = d7_y3;
+    if (ce) begin
+      \$693  = \$344 [7:0];
+    end
+    if (rst) begin
+      \$693  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$694  = o__valid;
+    if (ce) begin
+      \$694  = d6_valid;
+    end
+    if (rst) begin
+      \$694  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$695  = d7_last;
+    if (ce) begin
+      \$695  = d6_last;
+    end
+    if (rst) begin
+      \$695  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$696  = d7_keep;
+    if (ce) begin
+      \$696  = d6_keep;
+    end
+    if (rst) begin
+      \$696  = 4'h0;
     end
   end
   always @* begin
@@ -5906,7 +5994,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [39:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [39:0] storage [149:0];
+  reg [39:0] storage [150:0];
   initial begin
     storage[0] = 40'h0000000000;
     storage[1] = 40'h0000000000;
@@ -6058,6 +6146,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     storage[147] = 40'h0000000000;
     storage[148] = 40'h0000000000;
     storage[149] = 40'h0000000000;
+    storage[150] = 40'h0000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -6070,7 +6159,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h96;
+  assign w_rdy = inner_level != 8'h97;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -6078,13 +6167,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h95;
+  assign \$5  = w_port__addr == 8'h96;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h95;
+  assign \$11  = r_port__addr == 8'h96;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -591,148 +591,156 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [4:0] \$543 ;
   reg [27:0] \$544 ;
   reg [15:0] \$545 ;
-  reg [12:0] \$546 ;
+  reg [35:0] \$546 ;
   reg \$547 ;
-  reg [30:0] \$548 ;
-  reg [6:0] \$549 ;
+  reg [7:0] \$548 ;
+  reg \$549 ;
   wire \$55 ;
-  reg [6:0] \$550 ;
-  reg \$551 ;
-  reg \$552 ;
-  reg [5:0] \$553 ;
+  reg [7:0] \$550 ;
+  reg [4:0] \$551 ;
+  reg [27:0] \$552 ;
+  reg [15:0] \$553 ;
   reg [12:0] \$554 ;
-  reg [4:0] \$555 ;
-  reg \$556 ;
-  reg [35:0] \$557 ;
-  reg \$558 ;
+  reg \$555 ;
+  reg [30:0] \$556 ;
+  reg [6:0] \$557 ;
+  reg [6:0] \$558 ;
   reg \$559 ;
   wire \$56 ;
-  reg [5:0] \$560 ;
-  reg [12:0] \$561 ;
-  reg [4:0] \$562 ;
-  reg \$563 ;
-  reg [7:0] \$564 ;
-  reg [7:0] \$565 ;
-  reg [7:0] \$566 ;
-  reg [7:0] \$567 ;
-  reg [3:0] \$568 ;
-  reg [3:0] \$569 ;
+  reg \$560 ;
+  reg [5:0] \$561 ;
+  reg [12:0] \$562 ;
+  reg [4:0] \$563 ;
+  reg \$564 ;
+  reg [35:0] \$565 ;
+  reg \$566 ;
+  reg \$567 ;
+  reg [5:0] \$568 ;
+  reg [12:0] \$569 ;
   wire \$57 ;
-  reg \$570 ;
+  reg [4:0] \$570 ;
   reg \$571 ;
-  reg [5:0] \$572 ;
-  reg [12:0] \$573 ;
-  reg [4:0] \$574 ;
-  reg \$575 ;
-  reg [13:0] \$576 ;
-  reg \$577 ;
-  reg [18:0] \$578 ;
-  reg [17:0] \$579 ;
+  reg [7:0] \$572 ;
+  reg [7:0] \$573 ;
+  reg [7:0] \$574 ;
+  reg [7:0] \$575 ;
+  reg [3:0] \$576 ;
+  reg [3:0] \$577 ;
+  reg \$578 ;
+  reg \$579 ;
   wire [3:0] \$58 ;
-  reg [4:0] \$580 ;
-  reg [13:0] \$581 ;
-  reg \$582 ;
-  reg [18:0] \$583 ;
-  reg [17:0] \$584 ;
-  reg [4:0] \$585 ;
-  reg [13:0] \$586 ;
-  reg \$587 ;
-  reg [18:0] \$588 ;
-  reg [17:0] \$589 ;
+  reg [5:0] \$580 ;
+  reg [12:0] \$581 ;
+  reg [4:0] \$582 ;
+  reg \$583 ;
+  reg [13:0] \$584 ;
+  reg \$585 ;
+  reg [18:0] \$586 ;
+  reg [17:0] \$587 ;
+  reg [4:0] \$588 ;
+  reg [13:0] \$589 ;
   wire [3:0] \$59 ;
-  reg [4:0] \$590 ;
-  reg [13:0] \$591 ;
-  reg \$592 ;
-  reg [18:0] \$593 ;
-  reg [17:0] \$594 ;
-  reg [4:0] \$595 ;
-  reg [3:0] \$596 ;
-  reg [3:0] \$597 ;
-  reg [3:0] \$598 ;
-  reg [3:0] \$599 ;
+  reg \$590 ;
+  reg [18:0] \$591 ;
+  reg [17:0] \$592 ;
+  reg [4:0] \$593 ;
+  reg [13:0] \$594 ;
+  reg \$595 ;
+  reg [18:0] \$596 ;
+  reg [17:0] \$597 ;
+  reg [4:0] \$598 ;
+  reg [13:0] \$599 ;
   wire \$6 ;
   wire [4:0] \$60 ;
   reg \$600 ;
-  reg \$601 ;
-  reg \$602 ;
-  reg \$603 ;
-  reg [5:0] \$604 ;
-  reg [5:0] \$605 ;
-  reg [12:0] \$606 ;
-  reg [12:0] \$607 ;
-  reg [4:0] \$608 ;
-  reg [4:0] \$609 ;
+  reg [18:0] \$601 ;
+  reg [17:0] \$602 ;
+  reg [4:0] \$603 ;
+  reg [3:0] \$604 ;
+  reg [3:0] \$605 ;
+  reg [3:0] \$606 ;
+  reg [3:0] \$607 ;
+  reg \$608 ;
+  reg \$609 ;
   wire [13:0] \$61 ;
   reg \$610 ;
   reg \$611 ;
-  reg [17:0] \$612 ;
-  reg [4:0] \$613 ;
-  reg [17:0] \$614 ;
-  reg [4:0] \$615 ;
-  reg [17:0] \$616 ;
+  reg [5:0] \$612 ;
+  reg [5:0] \$613 ;
+  reg [12:0] \$614 ;
+  reg [12:0] \$615 ;
+  reg [4:0] \$616 ;
   reg [4:0] \$617 ;
-  reg [17:0] \$618 ;
-  reg [4:0] \$619 ;
+  reg \$618 ;
+  reg \$619 ;
   wire [14:0] \$62 ;
-  reg [3:0] \$620 ;
-  reg [3:0] \$621 ;
-  reg \$622 ;
-  reg \$623 ;
-  reg [5:0] \$624 ;
-  reg [12:0] \$625 ;
-  reg [4:0] \$626 ;
-  reg \$627 ;
-  reg [17:0] \$628 ;
-  reg [17:0] \$629 ;
+  reg [17:0] \$620 ;
+  reg [4:0] \$621 ;
+  reg [17:0] \$622 ;
+  reg [4:0] \$623 ;
+  reg [17:0] \$624 ;
+  reg [4:0] \$625 ;
+  reg [17:0] \$626 ;
+  reg [4:0] \$627 ;
+  reg [3:0] \$628 ;
+  reg [3:0] \$629 ;
   wire \$63 ;
-  reg [17:0] \$630 ;
-  reg [17:0] \$631 ;
-  reg [3:0] \$632 ;
-  reg [3:0] \$633 ;
-  reg \$634 ;
+  reg \$630 ;
+  reg \$631 ;
+  reg [5:0] \$632 ;
+  reg [12:0] \$633 ;
+  reg [4:0] \$634 ;
   reg \$635 ;
-  reg [5:0] \$636 ;
-  reg [12:0] \$637 ;
-  reg [4:0] \$638 ;
-  reg \$639 ;
+  reg [17:0] \$636 ;
+  reg [17:0] \$637 ;
+  reg [17:0] \$638 ;
+  reg [17:0] \$639 ;
   wire [13:0] \$64 ;
-  reg [30:0] \$640 ;
-  reg [30:0] \$641 ;
-  reg [30:0] \$642 ;
-  reg [30:0] \$643 ;
-  reg [3:0] \$644 ;
-  reg [3:0] \$645 ;
-  reg \$646 ;
+  reg [3:0] \$640 ;
+  reg [3:0] \$641 ;
+  reg \$642 ;
+  reg \$643 ;
+  reg [5:0] \$644 ;
+  reg [12:0] \$645 ;
+  reg [4:0] \$646 ;
   reg \$647 ;
-  reg [5:0] \$648 ;
-  reg [12:0] \$649 ;
+  reg [30:0] \$648 ;
+  reg [30:0] \$649 ;
   wire [14:0] \$65 ;
-  reg [4:0] \$650 ;
-  reg \$651 ;
-  reg [4:0] \$652 ;
-  reg [31:0] \$653 ;
-  reg [31:0] \$654 ;
-  reg [31:0] \$655 ;
-  reg [31:0] \$656 ;
-  reg [3:0] \$657 ;
-  reg [3:0] \$658 ;
+  reg [30:0] \$650 ;
+  reg [30:0] \$651 ;
+  reg [3:0] \$652 ;
+  reg [3:0] \$653 ;
+  reg \$654 ;
+  reg \$655 ;
+  reg [5:0] \$656 ;
+  reg [12:0] \$657 ;
+  reg [4:0] \$658 ;
   reg \$659 ;
   wire [14:0] \$66 ;
-  reg \$660 ;
-  reg [5:0] \$661 ;
-  reg [12:0] \$662 ;
-  reg [4:0] \$663 ;
-  reg \$664 ;
-  reg [4:0] \$665 ;
-  reg [7:0] \$666 ;
-  reg [7:0] \$667 ;
-  reg [7:0] \$668 ;
-  reg [7:0] \$669 ;
+  reg [4:0] \$660 ;
+  reg [31:0] \$661 ;
+  reg [31:0] \$662 ;
+  reg [31:0] \$663 ;
+  reg [31:0] \$664 ;
+  reg [3:0] \$665 ;
+  reg [3:0] \$666 ;
+  reg \$667 ;
+  reg \$668 ;
+  reg [5:0] \$669 ;
   wire [3:0] \$67 ;
-  reg \$670 ;
-  reg \$671 ;
-  reg [3:0] \$672 ;
+  reg [12:0] \$670 ;
+  reg [4:0] \$671 ;
+  reg \$672 ;
+  reg [4:0] \$673 ;
+  reg [7:0] \$674 ;
+  reg [7:0] \$675 ;
+  reg [7:0] \$676 ;
+  reg [7:0] \$677 ;
+  reg \$678 ;
+  reg \$679 ;
   wire [3:0] \$68 ;
+  reg [3:0] \$680 ;
   wire [4:0] \$69 ;
   wire [3:0] \$7 ;
   wire [13:0] \$70 ;
@@ -1108,13 +1116,21 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [27:0] n1b_recip = 28'h0000000;
   reg [7:0] n1b_residual = 8'h00;
   reg n1b_valid = 1'h0;
+  reg n1c_any = 1'h0;
+  reg [4:0] n1c_lead = 5'h00;
+  reg [7:0] n1c_len = 8'h00;
+  reg [15:0] n1c_mantissa = 16'h0000;
+  reg [7:0] n1c_max = 8'h00;
+  reg [35:0] n1c_product = 36'h000000000;
+  reg [27:0] n1c_recip = 28'h0000000;
+  reg n1c_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [7:0] n2_len = 8'h00;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$285  = 28'h0000000;
+  reg [27:0] \n2_recip$293  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [36:0] o__payload;
@@ -1358,6 +1374,12 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
+  assign \$295  = d6_twice0 + 1'h1;
+  assign \$297  = \$296  > 8'hff;
+  assign \$298  = d6_twice0 + 1'h1;
+  assign \$300  = \$297  ? 33'h0000000ff : \$299 ;
+  assign \$301  = \$294  ? 33'h000000000 : \$300 ;
+  assign \$302  = ~ d6_any;
   assign \$303  = d6_mask[1] | \$302 ;
   assign \$304  = d6_twice1 + 1'h1;
   assign \$306  = \$305  > 8'hff;
@@ -1799,273 +1821,289 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @(posedge clk)
     n1b_residual <= \$538 ;
   always @(posedge clk)
-    w_en <= \$539 ;
+    n1c_valid <= \$539 ;
   always @(posedge clk)
-    n2_max <= \$540 ;
+    n1c_max <= \$540 ;
   always @(posedge clk)
-    n2_any <= \$541 ;
+    n1c_any <= \$541 ;
   always @(posedge clk)
-    n2_len <= \$542 ;
+    n1c_len <= \$542 ;
   always @(posedge clk)
-    n2_lead <= \$543 ;
+    n1c_lead <= \$543 ;
   always @(posedge clk)
-    \n2_recip$285  <= \$544 ;
+    n1c_recip <= \$544 ;
   always @(posedge clk)
-    n2_mantissa <= \$545 ;
+    n1c_mantissa <= \$545 ;
   always @(posedge clk)
-    n2_recip <= \$546 ;
+    n1c_product <= \$546 ;
   always @(posedge clk)
-    vector_valid <= \$547 ;
+    w_en <= \$547 ;
   always @(posedge clk)
-    vector_head <= \$548 ;
+    n2_max <= \$548 ;
   always @(posedge clk)
-    rd__addr <= \$549 ;
+    n2_any <= \$549 ;
   always @(posedge clk)
-    count <= \$550 ;
+    n2_len <= \$550 ;
   always @(posedge clk)
-    d1_valid <= \$551 ;
+    n2_lead <= \$551 ;
   always @(posedge clk)
-    d1_last <= \$552 ;
+    \n2_recip$293  <= \$552 ;
   always @(posedge clk)
-    d1_max <= \$553 ;
+    n2_mantissa <= \$553 ;
   always @(posedge clk)
-    d1_recip <= \$554 ;
+    n2_recip <= \$554 ;
   always @(posedge clk)
-    d1_lead <= \$555 ;
+    vector_valid <= \$555 ;
   always @(posedge clk)
-    d1_any <= \$556 ;
+    vector_head <= \$556 ;
   always @(posedge clk)
-    d1b_ring <= \$557 ;
+    rd__addr <= \$557 ;
   always @(posedge clk)
-    d1b_valid <= \$558 ;
+    count <= \$558 ;
   always @(posedge clk)
-    d1b_last <= \$559 ;
+    d1_valid <= \$559 ;
   always @(posedge clk)
-    d1b_max <= \$560 ;
+    d1_last <= \$560 ;
   always @(posedge clk)
-    d1b_recip <= \$561 ;
+    d1_max <= \$561 ;
   always @(posedge clk)
-    d1b_lead <= \$562 ;
+    d1_recip <= \$562 ;
   always @(posedge clk)
-    d1b_any <= \$563 ;
+    d1_lead <= \$563 ;
   always @(posedge clk)
-    d2_e0 <= \$564 ;
+    d1_any <= \$564 ;
   always @(posedge clk)
-    d2_e1 <= \$565 ;
+    d1b_ring <= \$565 ;
   always @(posedge clk)
-    d2_e2 <= \$566 ;
+    d1b_valid <= \$566 ;
   always @(posedge clk)
-    d2_e3 <= \$567 ;
+    d1b_last <= \$567 ;
   always @(posedge clk)
-    d2_mask <= \$568 ;
+    d1b_max <= \$568 ;
   always @(posedge clk)
-    d2_keep <= \$569 ;
+    d1b_recip <= \$569 ;
   always @(posedge clk)
-    d2_valid <= \$570 ;
+    d1b_lead <= \$570 ;
   always @(posedge clk)
-    d2_last <= \$571 ;
+    d1b_any <= \$571 ;
   always @(posedge clk)
-    d2_max <= \$572 ;
+    d2_e0 <= \$572 ;
   always @(posedge clk)
-    d2_recip <= \$573 ;
+    d2_e1 <= \$573 ;
   always @(posedge clk)
-    d2_lead <= \$574 ;
+    d2_e2 <= \$574 ;
   always @(posedge clk)
-    d2_any <= \$575 ;
+    d2_e3 <= \$575 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$576 ;
+    d2_mask <= \$576 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$577 ;
+    d2_keep <= \$577 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$578 ;
+    d2_valid <= \$578 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$579 ;
+    d2_last <= \$579 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$580 ;
+    d2_max <= \$580 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$581 ;
+    d2_recip <= \$581 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$582 ;
+    d2_lead <= \$582 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$583 ;
+    d2_any <= \$583 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$584 ;
+    d_exp0_v_r <= \$584 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$585 ;
+    d_exp0_offset_r <= \$585 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$586 ;
+    d_exp0_step_r <= \$586 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$587 ;
+    d_exp0_lower_r <= \$587 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$588 ;
+    d_exp0_drop_r <= \$588 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$589 ;
+    d_exp1_v_r <= \$589 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$590 ;
+    d_exp1_offset_r <= \$590 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$591 ;
+    d_exp1_step_r <= \$591 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$592 ;
+    d_exp1_lower_r <= \$592 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$593 ;
+    d_exp1_drop_r <= \$593 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$594 ;
+    d_exp2_v_r <= \$594 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$595 ;
+    d_exp2_offset_r <= \$595 ;
   always @(posedge clk)
-    d2a_mask <= \$596 ;
+    d_exp2_step_r <= \$596 ;
   always @(posedge clk)
-    d2b_mask <= \$597 ;
+    d_exp2_lower_r <= \$597 ;
   always @(posedge clk)
-    d2a_keep <= \$598 ;
+    d_exp2_drop_r <= \$598 ;
   always @(posedge clk)
-    d2b_keep <= \$599 ;
+    d_exp3_v_r <= \$599 ;
   always @(posedge clk)
-    d2a_valid <= \$600 ;
+    d_exp3_offset_r <= \$600 ;
   always @(posedge clk)
-    d2b_valid <= \$601 ;
+    d_exp3_step_r <= \$601 ;
   always @(posedge clk)
-    d2a_last <= \$602 ;
+    d_exp3_lower_r <= \$602 ;
   always @(posedge clk)
-    d2b_last <= \$603 ;
+    d_exp3_drop_r <= \$603 ;
   always @(posedge clk)
-    d2a_max <= \$604 ;
+    d2a_mask <= \$604 ;
   always @(posedge clk)
-    d2b_max <= \$605 ;
+    d2b_mask <= \$605 ;
   always @(posedge clk)
-    d2a_recip <= \$606 ;
+    d2a_keep <= \$606 ;
   always @(posedge clk)
-    d2b_recip <= \$607 ;
+    d2b_keep <= \$607 ;
   always @(posedge clk)
-    d2a_lead <= \$608 ;
+    d2a_valid <= \$608 ;
   always @(posedge clk)
-    d2b_lead <= \$609 ;
+    d2b_valid <= \$609 ;
   always @(posedge clk)
-    d2a_any <= \$610 ;
+    d2a_last <= \$610 ;
   always @(posedge clk)
-    d2b_any <= \$611 ;
+    d2b_last <= \$611 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$612 ;
+    d2a_max <= \$612 ;
   always @(posedge clk)
-    d3_drop0 <= \$613 ;
+    d2b_max <= \$613 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$614 ;
+    d2a_recip <= \$614 ;
   always @(posedge clk)
-    d3_drop1 <= \$615 ;
+    d2b_recip <= \$615 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$616 ;
+    d2a_lead <= \$616 ;
   always @(posedge clk)
-    d3_drop2 <= \$617 ;
+    d2b_lead <= \$617 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$618 ;
+    d2a_any <= \$618 ;
   always @(posedge clk)
-    d3_drop3 <= \$619 ;
+    d2b_any <= \$619 ;
   always @(posedge clk)
-    d3_mask <= \$620 ;
+    d3_mantissa0 <= \$620 ;
   always @(posedge clk)
-    d3_keep <= \$621 ;
+    d3_drop0 <= \$621 ;
   always @(posedge clk)
-    d3_valid <= \$622 ;
+    d3_mantissa1 <= \$622 ;
   always @(posedge clk)
-    d3_last <= \$623 ;
+    d3_drop1 <= \$623 ;
   always @(posedge clk)
-    d3_max <= \$624 ;
+    d3_mantissa2 <= \$624 ;
   always @(posedge clk)
-    d3_recip <= \$625 ;
+    d3_drop2 <= \$625 ;
   always @(posedge clk)
-    d3_lead <= \$626 ;
+    d3_mantissa3 <= \$626 ;
   always @(posedge clk)
-    d3_any <= \$627 ;
+    d3_drop3 <= \$627 ;
   always @(posedge clk)
-    d4_num0 <= \$628 ;
+    d3_mask <= \$628 ;
   always @(posedge clk)
-    d4_num1 <= \$629 ;
+    d3_keep <= \$629 ;
   always @(posedge clk)
-    d4_num2 <= \$630 ;
+    d3_valid <= \$630 ;
   always @(posedge clk)
-    d4_num3 <= \$631 ;
+    d3_last <= \$631 ;
   always @(posedge clk)
-    d4_mask <= \$632 ;
+    d3_max <= \$632 ;
   always @(posedge clk)
-    d4_keep <= \$633 ;
+    d3_recip <= \$633 ;
   always @(posedge clk)
-    d4_valid <= \$634 ;
+    d3_lead <= \$634 ;
   always @(posedge clk)
-    d4_last <= \$635 ;
+    d3_any <= \$635 ;
   always @(posedge clk)
-    d4_max <= \$636 ;
+    d4_num0 <= \$636 ;
   always @(posedge clk)
-    d4_recip <= \$637 ;
+    d4_num1 <= \$637 ;
   always @(posedge clk)
-    d4_lead <= \$638 ;
+    d4_num2 <= \$638 ;
   always @(posedge clk)
-    d4_any <= \$639 ;
+    d4_num3 <= \$639 ;
   always @(posedge clk)
-    d5_prod0 <= \$640 ;
+    d4_mask <= \$640 ;
   always @(posedge clk)
-    d5_prod1 <= \$641 ;
+    d4_keep <= \$641 ;
   always @(posedge clk)
-    d5_prod2 <= \$642 ;
+    d4_valid <= \$642 ;
   always @(posedge clk)
-    d5_prod3 <= \$643 ;
+    d4_last <= \$643 ;
   always @(posedge clk)
-    d5_mask <= \$644 ;
+    d4_max <= \$644 ;
   always @(posedge clk)
-    d5_keep <= \$645 ;
+    d4_recip <= \$645 ;
   always @(posedge clk)
-    d5_valid <= \$646 ;
+    d4_lead <= \$646 ;
   always @(posedge clk)
-    d5_last <= \$647 ;
+    d4_any <= \$647 ;
   always @(posedge clk)
-    d5_max <= \$648 ;
+    d5_prod0 <= \$648 ;
   always @(posedge clk)
-    d5_recip <= \$649 ;
+    d5_prod1 <= \$649 ;
   always @(posedge clk)
-    d5_lead <= \$650 ;
+    d5_prod2 <= \$650 ;
   always @(posedge clk)
-    d5_any <= \$651 ;
+    d5_prod3 <= \$651 ;
   always @(posedge clk)
-    d5_shift <= \$652 ;
+    d5_mask <= \$652 ;
   always @(posedge clk)
-    d6_twice0 <= \$653 ;
+    d5_keep <= \$653 ;
   always @(posedge clk)
-    d6_twice1 <= \$654 ;
+    d5_valid <= \$654 ;
   always @(posedge clk)
-    d6_twice2 <= \$655 ;
+    d5_last <= \$655 ;
   always @(posedge clk)
-    d6_twice3 <= \$656 ;
+    d5_max <= \$656 ;
   always @(posedge clk)
-    d6_mask <= \$657 ;
+    d5_recip <= \$657 ;
   always @(posedge clk)
-    d6_keep <= \$658 ;
+    d5_lead <= \$658 ;
   always @(posedge clk)
-    d6_valid <= \$659 ;
+    d5_any <= \$659 ;
   always @(posedge clk)
-    d6_last <= \$660 ;
+    d5_shift <= \$660 ;
   always @(posedge clk)
-    d6_max <= \$661 ;
+    d6_twice0 <= \$661 ;
   always @(posedge clk)
-    d6_recip <= \$662 ;
+    d6_twice1 <= \$662 ;
   always @(posedge clk)
-    d6_lead <= \$663 ;
+    d6_twice2 <= \$663 ;
   always @(posedge clk)
-    d6_any <= \$664 ;
+    d6_twice3 <= \$664 ;
   always @(posedge clk)
-    d6_shift <= \$665 ;
+    d6_mask <= \$665 ;
   always @(posedge clk)
-    d7_y0 <= \$666 ;
+    d6_keep <= \$666 ;
   always @(posedge clk)
-    d7_y1 <= \$667 ;
+    d6_valid <= \$667 ;
   always @(posedge clk)
-    d7_y2 <= \$668 ;
+    d6_last <= \$668 ;
   always @(posedge clk)
-    d7_y3 <= \$669 ;
+    d6_max <= \$669 ;
   always @(posedge clk)
-    o__valid <= \$670 ;
+    d6_recip <= \$670 ;
   always @(posedge clk)
-    d7_last <= \$671 ;
+    d6_lead <= \$671 ;
   always @(posedge clk)
-    d7_keep <= \$672 ;
+    d6_any <= \$672 ;
+  always @(posedge clk)
+    d6_shift <= \$673 ;
+  always @(posedge clk)
+    d7_y0 <= \$674 ;
+  always @(posedge clk)
+    d7_y1 <= \$675 ;
+  always @(posedge clk)
+    d7_y2 <= \$676 ;
+  always @(posedge clk)
+    d7_y3 <= \$677 ;
+  always @(posedge clk)
+    o__valid <= \$678 ;
+  always @(posedge clk)
+    d7_last <= \$679 ;
+  always @(posedge clk)
+    d7_keep <= \$680 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[39:36];
@@ -2231,8 +2269,8 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$217  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$218  = $signed(\$216 ) + $signed(\$217 );
   assign \$219  = $signed(n1b_recip) * $signed(n1b_residual);
-  assign \$220  = $signed(\$219 ) + $signed(16'h4000);
-  assign \$222  = $signed(n1b_recip) + $signed(\$221 );
+  assign \$220  = $signed(n1c_product) + $signed(16'h4000);
+  assign \$222  = $signed(n1c_recip) + $signed(\$221 );
   assign \$223  = rd__addr + 1'h1;
   assign \$224  = count == vector_head[30:25];
   assign \$225  = count + 1'h1;
@@ -2285,12 +2323,6 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$292  = \$291  >> d5_shift;
   assign \$293  = ~ d6_any;
   assign \$294  = d6_mask[0] | \$293 ;
-  assign \$295  = d6_twice0 + 1'h1;
-  assign \$297  = \$296  > 8'hff;
-  assign \$298  = d6_twice0 + 1'h1;
-  assign \$300  = \$297  ? 33'h0000000ff : \$299 ;
-  assign \$301  = \$294  ? 33'h000000000 : \$300 ;
-  assign \$302  = ~ d6_any;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -3945,138 +3977,114 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = \$222 [12:0];
+    \$546  = \$219 ;
     if (rst) begin
-      \$546  = 13'h0000;
+      \$546  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = vector_valid;
-    if (vector_load) begin
-      \$547  = 1'h1;
-    end else if (vector_pop) begin
-      \$547  = 1'h0;
-    end
+    \$547  = n1c_valid;
     if (rst) begin
       \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = vector_head;
-    if (vector_load) begin
-      \$548  = r_data;
-    end
+    \$548  = n1c_max;
     if (rst) begin
-      \$548  = 31'h00000000;
+      \$548  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = rd__addr;
-    if (issue) begin
-      \$549  = \$223 [6:0];
-    end
+    \$549  = n1c_any;
     if (rst) begin
-      \$549  = 7'h00;
+      \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = count;
-    if (issue) begin
-      \$550  = \$226 [6:0];
-    end
+    \$550  = n1c_len;
     if (rst) begin
-      \$550  = 7'h00;
+      \$550  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d1_valid;
-    if (ce) begin
-      \$551  = issue;
-    end
+    \$551  = n1c_lead;
     if (rst) begin
-      \$551  = 1'h0;
+      \$551  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d1_last;
-    if (ce) begin
-      \$552  = \$228 ;
-    end
+    \$552  = n1c_recip;
     if (rst) begin
-      \$552  = 1'h0;
+      \$552  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d1_max;
-    if (ce) begin
-      \$553  = vector_head[5:0];
-    end
+    \$553  = n1c_mantissa;
     if (rst) begin
-      \$553  = 6'h00;
+      \$553  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d1_recip;
-    if (ce) begin
-      \$554  = vector_head[18:6];
-    end
+    \$554  = \$222 [12:0];
     if (rst) begin
       \$554  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d1_lead;
-    if (ce) begin
-      \$555  = vector_head[23:19];
+    \$555  = vector_valid;
+    if (vector_load) begin
+      \$555  = 1'h1;
+    end else if (vector_pop) begin
+      \$555  = 1'h0;
     end
     if (rst) begin
-      \$555  = 5'h00;
+      \$555  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d1_any;
-    if (ce) begin
-      \$556  = vector_head[24];
+    \$556  = vector_head;
+    if (vector_load) begin
+      \$556  = r_data;
     end
     if (rst) begin
-      \$556  = 1'h0;
+      \$556  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d1b_ring;
-    if (ce) begin
-      \$557  = rd__data;
+    \$557  = rd__addr;
+    if (issue) begin
+      \$557  = \$223 [6:0];
     end
     if (rst) begin
-      \$557  = 36'h000000000;
+      \$557  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d1b_valid;
-    if (ce) begin
-      \$558  = d1_valid;
+    \$558  = count;
+    if (issue) begin
+      \$558  = \$226 [6:0];
     end
     if (rst) begin
-      \$558  = 1'h0;
+      \$558  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d1b_last;
+    \$559  = d1_valid;
     if (ce) begin
-      \$559  = d1_last;
+      \$559  = issue;
     end
     if (rst) begin
       \$559  = 1'h0;
@@ -4084,119 +4092,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d1b_max;
+    \$560  = d1_last;
     if (ce) begin
-      \$560  = d1_max;
+      \$560  = \$228 ;
     end
     if (rst) begin
-      \$560  = 6'h00;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d1b_recip;
+    \$561  = d1_max;
     if (ce) begin
-      \$561  = d1_recip;
+      \$561  = vector_head[5:0];
     end
     if (rst) begin
-      \$561  = 13'h0000;
+      \$561  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d1b_lead;
+    \$562  = d1_recip;
     if (ce) begin
-      \$562  = d1_lead;
+      \$562  = vector_head[18:6];
     end
     if (rst) begin
-      \$562  = 5'h00;
+      \$562  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d1b_any;
+    \$563  = d1_lead;
     if (ce) begin
-      \$563  = d1_any;
+      \$563  = vector_head[23:19];
     end
     if (rst) begin
-      \$563  = 1'h0;
+      \$563  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2_e0;
+    \$564  = d1_any;
     if (ce) begin
-      \$564  = d1b_ring[7:0];
+      \$564  = vector_head[24];
     end
     if (rst) begin
-      \$564  = 8'h00;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2_e1;
+    \$565  = d1b_ring;
     if (ce) begin
-      \$565  = d1b_ring[15:8];
+      \$565  = rd__data;
     end
     if (rst) begin
-      \$565  = 8'h00;
+      \$565  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2_e2;
+    \$566  = d1b_valid;
     if (ce) begin
-      \$566  = d1b_ring[23:16];
+      \$566  = d1_valid;
     end
     if (rst) begin
-      \$566  = 8'h00;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2_e3;
+    \$567  = d1b_last;
     if (ce) begin
-      \$567  = d1b_ring[31:24];
+      \$567  = d1_last;
     end
     if (rst) begin
-      \$567  = 8'h00;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d2_mask;
+    \$568  = d1b_max;
     if (ce) begin
-      \$568  = d1b_ring[35:32];
+      \$568  = d1_max;
     end
     if (rst) begin
-      \$568  = 4'h0;
+      \$568  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d2_keep;
+    \$569  = d1b_recip;
     if (ce) begin
-      \$569  = { \$236 , \$234 , \$232 , \$230  };
+      \$569  = d1_recip;
     end
     if (rst) begin
-      \$569  = 4'h0;
+      \$569  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d2_valid;
+    \$570  = d1b_lead;
     if (ce) begin
-      \$570  = d1b_valid;
+      \$570  = d1_lead;
     end
     if (rst) begin
-      \$570  = 1'h0;
+      \$570  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d2_last;
+    \$571  = d1b_any;
     if (ce) begin
-      \$571  = d1b_last;
+      \$571  = d1_any;
     end
     if (rst) begin
       \$571  = 1'h0;
@@ -4204,289 +4212,289 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d2_max;
+    \$572  = d2_e0;
     if (ce) begin
-      \$572  = d1b_max;
+      \$572  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$572  = 6'h00;
+      \$572  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d2_recip;
+    \$573  = d2_e1;
     if (ce) begin
-      \$573  = d1b_recip;
+      \$573  = d1b_ring[15:8];
     end
     if (rst) begin
-      \$573  = 13'h0000;
+      \$573  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d2_lead;
+    \$574  = d2_e2;
     if (ce) begin
-      \$574  = d1b_lead;
+      \$574  = d1b_ring[23:16];
     end
     if (rst) begin
-      \$574  = 5'h00;
+      \$574  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d2_any;
+    \$575  = d2_e3;
     if (ce) begin
-      \$575  = d1b_any;
+      \$575  = d1b_ring[31:24];
     end
     if (rst) begin
-      \$575  = 1'h0;
+      \$575  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d_exp0_v_r;
+    \$576  = d2_mask;
     if (ce) begin
-      \$576  = \$238 ;
+      \$576  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$576  = 14'h0000;
+      \$576  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d_exp0_offset_r;
+    \$577  = d2_keep;
     if (ce) begin
-      \$577  = d_exp0_v_r[0];
+      \$577  = { \$236 , \$234 , \$232 , \$230  };
     end
     if (rst) begin
-      \$577  = 1'h0;
+      \$577  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d_exp0_step_r;
+    \$578  = d2_valid;
     if (ce) begin
-      \$578  = \$239 ;
+      \$578  = d1b_valid;
     end
     if (rst) begin
-      \$578  = 19'h00000;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d_exp0_lower_r;
+    \$579  = d2_last;
     if (ce) begin
-      \$579  = d_exp0_lower;
+      \$579  = d1b_last;
     end
     if (rst) begin
-      \$579  = 18'h00000;
+      \$579  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d_exp0_drop_r;
+    \$580  = d2_max;
     if (ce) begin
-      \$580  = \$66 [4:0];
+      \$580  = d1b_max;
     end
     if (rst) begin
-      \$580  = 5'h00;
+      \$580  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d_exp1_v_r;
+    \$581  = d2_recip;
     if (ce) begin
-      \$581  = \$241 ;
+      \$581  = d1b_recip;
     end
     if (rst) begin
-      \$581  = 14'h0000;
+      \$581  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d_exp1_offset_r;
+    \$582  = d2_lead;
     if (ce) begin
-      \$582  = d_exp1_v_r[0];
+      \$582  = d1b_lead;
     end
     if (rst) begin
-      \$582  = 1'h0;
+      \$582  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d_exp1_step_r;
+    \$583  = d2_any;
     if (ce) begin
-      \$583  = \$242 ;
+      \$583  = d1b_any;
     end
     if (rst) begin
-      \$583  = 19'h00000;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d_exp1_lower_r;
+    \$584  = d_exp0_v_r;
     if (ce) begin
-      \$584  = d_exp1_lower;
+      \$584  = \$238 ;
     end
     if (rst) begin
-      \$584  = 18'h00000;
+      \$584  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d_exp1_drop_r;
+    \$585  = d_exp0_offset_r;
     if (ce) begin
-      \$585  = \$75 [4:0];
+      \$585  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$585  = 5'h00;
+      \$585  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d_exp2_v_r;
+    \$586  = d_exp0_step_r;
     if (ce) begin
-      \$586  = \$244 ;
+      \$586  = \$239 ;
     end
     if (rst) begin
-      \$586  = 14'h0000;
+      \$586  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d_exp2_offset_r;
+    \$587  = d_exp0_lower_r;
     if (ce) begin
-      \$587  = d_exp2_v_r[0];
+      \$587  = d_exp0_lower;
     end
     if (rst) begin
-      \$587  = 1'h0;
+      \$587  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d_exp2_step_r;
+    \$588  = d_exp0_drop_r;
     if (ce) begin
-      \$588  = \$245 ;
+      \$588  = \$66 [4:0];
     end
     if (rst) begin
-      \$588  = 19'h00000;
+      \$588  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d_exp2_lower_r;
+    \$589  = d_exp1_v_r;
     if (ce) begin
-      \$589  = d_exp2_lower;
+      \$589  = \$241 ;
     end
     if (rst) begin
-      \$589  = 18'h00000;
+      \$589  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d_exp2_drop_r;
+    \$590  = d_exp1_offset_r;
     if (ce) begin
-      \$590  = \$84 [4:0];
+      \$590  = d_exp1_v_r[0];
     end
     if (rst) begin
-      \$590  = 5'h00;
+      \$590  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d_exp3_v_r;
+    \$591  = d_exp1_step_r;
     if (ce) begin
-      \$591  = \$247 ;
+      \$591  = \$242 ;
     end
     if (rst) begin
-      \$591  = 14'h0000;
+      \$591  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d_exp3_offset_r;
+    \$592  = d_exp1_lower_r;
     if (ce) begin
-      \$592  = d_exp3_v_r[0];
+      \$592  = d_exp1_lower;
     end
     if (rst) begin
-      \$592  = 1'h0;
+      \$592  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d_exp3_step_r;
+    \$593  = d_exp1_drop_r;
     if (ce) begin
-      \$593  = \$248 ;
+      \$593  = \$75 [4:0];
     end
     if (rst) begin
-      \$593  = 19'h00000;
+      \$593  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d_exp3_lower_r;
+    \$594  = d_exp2_v_r;
     if (ce) begin
-      \$594  = d_exp3_lower;
+      \$594  = \$244 ;
     end
     if (rst) begin
-      \$594  = 18'h00000;
+      \$594  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d_exp3_drop_r;
+    \$595  = d_exp2_offset_r;
     if (ce) begin
-      \$595  = \$93 [4:0];
+      \$595  = d_exp2_v_r[0];
     end
     if (rst) begin
-      \$595  = 5'h00;
+      \$595  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d2a_mask;
+    \$596  = d_exp2_step_r;
     if (ce) begin
-      \$596  = d2_mask;
+      \$596  = \$245 ;
     end
     if (rst) begin
-      \$596  = 4'h0;
+      \$596  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d2b_mask;
+    \$597  = d_exp2_lower_r;
     if (ce) begin
-      \$597  = d2a_mask;
+      \$597  = d_exp2_lower;
     end
     if (rst) begin
-      \$597  = 4'h0;
+      \$597  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d2a_keep;
+    \$598  = d_exp2_drop_r;
     if (ce) begin
-      \$598  = d2_keep;
+      \$598  = \$84 [4:0];
     end
     if (rst) begin
-      \$598  = 4'h0;
+      \$598  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d2b_keep;
+    \$599  = d_exp3_v_r;
     if (ce) begin
-      \$599  = d2a_keep;
+      \$599  = \$247 ;
     end
     if (rst) begin
-      \$599  = 4'h0;
+      \$599  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d2a_valid;
+    \$600  = d_exp3_offset_r;
     if (ce) begin
-      \$600  = d2_valid;
+      \$600  = d_exp3_v_r[0];
     end
     if (rst) begin
       \$600  = 1'h0;
@@ -4494,99 +4502,99 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d2b_valid;
+    \$601  = d_exp3_step_r;
     if (ce) begin
-      \$601  = d2a_valid;
+      \$601  = \$248 ;
     end
     if (rst) begin
-      \$601  = 1'h0;
+      \$601  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d2a_last;
+    \$602  = d_exp3_lower_r;
     if (ce) begin
-      \$602  = d2_last;
+      \$602  = d_exp3_lower;
     end
     if (rst) begin
-      \$602  = 1'h0;
+      \$602  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d2b_last;
+    \$603  = d_exp3_drop_r;
     if (ce) begin
-      \$603  = d2a_last;
+      \$603  = \$93 [4:0];
     end
     if (rst) begin
-      \$603  = 1'h0;
+      \$603  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d2a_max;
+    \$604  = d2a_mask;
     if (ce) begin
-      \$604  = d2_max;
+      \$604  = d2_mask;
     end
     if (rst) begin
-      \$604  = 6'h00;
+      \$604  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d2b_max;
+    \$605  = d2b_mask;
     if (ce) begin
-      \$605  = d2a_max;
+      \$605  = d2a_mask;
     end
     if (rst) begin
-      \$605  = 6'h00;
+      \$605  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d2a_recip;
+    \$606  = d2a_keep;
     if (ce) begin
-      \$606  = d2_recip;
+      \$606  = d2_keep;
     end
     if (rst) begin
-      \$606  = 13'h0000;
+      \$606  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d2b_recip;
+    \$607  = d2b_keep;
     if (ce) begin
-      \$607  = d2a_recip;
+      \$607  = d2a_keep;
     end
     if (rst) begin
-      \$607  = 13'h0000;
+      \$607  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d2a_lead;
+    \$608  = d2a_valid;
     if (ce) begin
-      \$608  = d2_lead;
+      \$608  = d2_valid;
     end
     if (rst) begin
-      \$608  = 5'h00;
+      \$608  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d2b_lead;
+    \$609  = d2b_valid;
     if (ce) begin
-      \$609  = d2a_lead;
+      \$609  = d2a_valid;
     end
     if (rst) begin
-      \$609  = 5'h00;
+      \$609  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d2a_any;
+    \$610  = d2a_last;
     if (ce) begin
-      \$610  = d2_any;
+      \$610  = d2_last;
     end
     if (rst) begin
       \$610  = 1'h0;
@@ -4594,9 +4602,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d2b_any;
+    \$611  = d2b_last;
     if (ce) begin
-      \$611  = d2a_any;
+      \$611  = d2a_last;
     end
     if (rst) begin
       \$611  = 1'h0;
@@ -4604,59 +4612,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d3_mantissa0;
+    \$612  = d2a_max;
     if (ce) begin
-      \$612  = \$251 [17:0];
+      \$612  = d2_max;
     end
     if (rst) begin
-      \$612  = 18'h00000;
+      \$612  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d3_drop0;
+    \$613  = d2b_max;
     if (ce) begin
-      \$613  = d_exp0_drop_r;
+      \$613  = d2a_max;
     end
     if (rst) begin
-      \$613  = 5'h00;
+      \$613  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d3_mantissa1;
+    \$614  = d2a_recip;
     if (ce) begin
-      \$614  = \$254 [17:0];
+      \$614  = d2_recip;
     end
     if (rst) begin
-      \$614  = 18'h00000;
+      \$614  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d3_drop1;
+    \$615  = d2b_recip;
     if (ce) begin
-      \$615  = d_exp1_drop_r;
+      \$615  = d2a_recip;
     end
     if (rst) begin
-      \$615  = 5'h00;
+      \$615  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d3_mantissa2;
+    \$616  = d2a_lead;
     if (ce) begin
-      \$616  = \$257 [17:0];
+      \$616  = d2_lead;
     end
     if (rst) begin
-      \$616  = 18'h00000;
+      \$616  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d3_drop2;
+    \$617  = d2b_lead;
     if (ce) begin
-      \$617  = d_exp2_drop_r;
+      \$617  = d2a_lead;
     end
     if (rst) begin
       \$617  = 5'h00;
@@ -4664,179 +4672,179 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d3_mantissa3;
+    \$618  = d2a_any;
     if (ce) begin
-      \$618  = \$260 [17:0];
+      \$618  = d2_any;
     end
     if (rst) begin
-      \$618  = 18'h00000;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d3_drop3;
+    \$619  = d2b_any;
     if (ce) begin
-      \$619  = d_exp3_drop_r;
+      \$619  = d2a_any;
     end
     if (rst) begin
-      \$619  = 5'h00;
+      \$619  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d3_mask;
+    \$620  = d3_mantissa0;
     if (ce) begin
-      \$620  = d2b_mask;
+      \$620  = \$251 [17:0];
     end
     if (rst) begin
-      \$620  = 4'h0;
+      \$620  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d3_keep;
+    \$621  = d3_drop0;
     if (ce) begin
-      \$621  = d2b_keep;
+      \$621  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$621  = 4'h0;
+      \$621  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d3_valid;
+    \$622  = d3_mantissa1;
     if (ce) begin
-      \$622  = d2b_valid;
+      \$622  = \$254 [17:0];
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$622  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d3_last;
+    \$623  = d3_drop1;
     if (ce) begin
-      \$623  = d2b_last;
+      \$623  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$623  = 1'h0;
+      \$623  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d3_max;
+    \$624  = d3_mantissa2;
     if (ce) begin
-      \$624  = d2b_max;
+      \$624  = \$257 [17:0];
     end
     if (rst) begin
-      \$624  = 6'h00;
+      \$624  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d3_recip;
+    \$625  = d3_drop2;
     if (ce) begin
-      \$625  = d2b_recip;
+      \$625  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$625  = 13'h0000;
+      \$625  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d3_lead;
+    \$626  = d3_mantissa3;
     if (ce) begin
-      \$626  = d2b_lead;
+      \$626  = \$260 [17:0];
     end
     if (rst) begin
-      \$626  = 5'h00;
+      \$626  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d3_any;
+    \$627  = d3_drop3;
     if (ce) begin
-      \$627  = d2b_any;
+      \$627  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$627  = 1'h0;
+      \$627  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d4_num0;
+    \$628  = d3_mask;
     if (ce) begin
-      \$628  = \$265 [17:0];
+      \$628  = d2b_mask;
     end
     if (rst) begin
-      \$628  = 18'h00000;
+      \$628  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d4_num1;
+    \$629  = d3_keep;
     if (ce) begin
-      \$629  = \$270 [17:0];
+      \$629  = d2b_keep;
     end
     if (rst) begin
-      \$629  = 18'h00000;
+      \$629  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d4_num2;
+    \$630  = d3_valid;
     if (ce) begin
-      \$630  = \$275 [17:0];
+      \$630  = d2b_valid;
     end
     if (rst) begin
-      \$630  = 18'h00000;
+      \$630  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d4_num3;
+    \$631  = d3_last;
     if (ce) begin
-      \$631  = \$280 [17:0];
+      \$631  = d2b_last;
     end
     if (rst) begin
-      \$631  = 18'h00000;
+      \$631  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d4_mask;
+    \$632  = d3_max;
     if (ce) begin
-      \$632  = d3_mask;
+      \$632  = d2b_max;
     end
     if (rst) begin
-      \$632  = 4'h0;
+      \$632  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d4_keep;
+    \$633  = d3_recip;
     if (ce) begin
-      \$633  = d3_keep;
+      \$633  = d2b_recip;
     end
     if (rst) begin
-      \$633  = 4'h0;
+      \$633  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d4_valid;
+    \$634  = d3_lead;
     if (ce) begin
-      \$634  = d3_valid;
+      \$634  = d2b_lead;
     end
     if (rst) begin
-      \$634  = 1'h0;
+      \$634  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d4_last;
+    \$635  = d3_any;
     if (ce) begin
-      \$635  = d3_last;
+      \$635  = d2b_any;
     end
     if (rst) begin
       \$635  = 1'h0;
@@ -4844,119 +4852,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d4_max;
+    \$636  = d4_num0;
     if (ce) begin
-      \$636  = d3_max;
+      \$636  = \$265 [17:0];
     end
     if (rst) begin
-      \$636  = 6'h00;
+      \$636  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d4_recip;
+    \$637  = d4_num1;
     if (ce) begin
-      \$637  = d3_recip;
+      \$637  = \$270 [17:0];
     end
     if (rst) begin
-      \$637  = 13'h0000;
+      \$637  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d4_lead;
+    \$638  = d4_num2;
     if (ce) begin
-      \$638  = d3_lead;
+      \$638  = \$275 [17:0];
     end
     if (rst) begin
-      \$638  = 5'h00;
+      \$638  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d4_any;
+    \$639  = d4_num3;
     if (ce) begin
-      \$639  = d3_any;
+      \$639  = \$280 [17:0];
     end
     if (rst) begin
-      \$639  = 1'h0;
+      \$639  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d5_prod0;
+    \$640  = d4_mask;
     if (ce) begin
-      \$640  = \$281 ;
+      \$640  = d3_mask;
     end
     if (rst) begin
-      \$640  = 31'h00000000;
+      \$640  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d5_prod1;
+    \$641  = d4_keep;
     if (ce) begin
-      \$641  = \$282 ;
+      \$641  = d3_keep;
     end
     if (rst) begin
-      \$641  = 31'h00000000;
+      \$641  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = d5_prod2;
+    \$642  = d4_valid;
     if (ce) begin
-      \$642  = \$283 ;
+      \$642  = d3_valid;
     end
     if (rst) begin
-      \$642  = 31'h00000000;
+      \$642  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d5_prod3;
+    \$643  = d4_last;
     if (ce) begin
-      \$643  = \$284 ;
+      \$643  = d3_last;
     end
     if (rst) begin
-      \$643  = 31'h00000000;
+      \$643  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = d5_mask;
+    \$644  = d4_max;
     if (ce) begin
-      \$644  = d4_mask;
+      \$644  = d3_max;
     end
     if (rst) begin
-      \$644  = 4'h0;
+      \$644  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = d5_keep;
+    \$645  = d4_recip;
     if (ce) begin
-      \$645  = d4_keep;
+      \$645  = d3_recip;
     end
     if (rst) begin
-      \$645  = 4'h0;
+      \$645  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = d5_valid;
+    \$646  = d4_lead;
     if (ce) begin
-      \$646  = d4_valid;
+      \$646  = d3_lead;
     end
     if (rst) begin
-      \$646  = 1'h0;
+      \$646  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = d5_last;
+    \$647  = d4_any;
     if (ce) begin
-      \$647  = d4_last;
+      \$647  = d3_any;
     end
     if (rst) begin
       \$647  = 1'h0;
@@ -4964,119 +4972,119 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = d5_max;
+    \$648  = d5_prod0;
     if (ce) begin
-      \$648  = d4_max;
+      \$648  = \$281 ;
     end
     if (rst) begin
-      \$648  = 6'h00;
+      \$648  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = d5_recip;
+    \$649  = d5_prod1;
     if (ce) begin
-      \$649  = d4_recip;
+      \$649  = \$282 ;
     end
     if (rst) begin
-      \$649  = 13'h0000;
+      \$649  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = d5_lead;
+    \$650  = d5_prod2;
     if (ce) begin
-      \$650  = d4_lead;
+      \$650  = \$283 ;
     end
     if (rst) begin
-      \$650  = 5'h00;
+      \$650  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = d5_any;
+    \$651  = d5_prod3;
     if (ce) begin
-      \$651  = d4_any;
+      \$651  = \$284 ;
     end
     if (rst) begin
-      \$651  = 1'h0;
+      \$651  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = d5_shift;
+    \$652  = d5_mask;
     if (ce) begin
-      \$652  = \$94 [4:0];
+      \$652  = d4_mask;
     end
     if (rst) begin
-      \$652  = 5'h00;
+      \$652  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = d6_twice0;
+    \$653  = d5_keep;
     if (ce) begin
-      \$653  = \$286 ;
+      \$653  = d4_keep;
     end
     if (rst) begin
-      \$653  = 32'd0;
+      \$653  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = d6_twice1;
+    \$654  = d5_valid;
     if (ce) begin
-      \$654  = \$288 ;
+      \$654  = d4_valid;
     end
     if (rst) begin
-      \$654  = 32'd0;
+      \$654  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = d6_twice2;
+    \$655  = d5_last;
     if (ce) begin
-      \$655  = \$290 ;
+      \$655  = d4_last;
     end
     if (rst) begin
-      \$655  = 32'd0;
+      \$655  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = d6_twice3;
+    \$656  = d5_max;
     if (ce) begin
-      \$656  = \$292 ;
+      \$656  = d4_max;
     end
     if (rst) begin
-      \$656  = 32'd0;
+      \$656  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = d6_mask;
+    \$657  = d5_recip;
     if (ce) begin
-      \$657  = d5_mask;
+      \$657  = d4_recip;
     end
     if (rst) begin
-      \$657  = 4'h0;
+      \$657  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = d6_keep;
+    \$658  = d5_lead;
     if (ce) begin
-      \$658  = d5_keep;
+      \$658  = d4_lead;
     end
     if (rst) begin
-      \$658  = 4'h0;
+      \$658  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = d6_valid;
+    \$659  = d5_any;
     if (ce) begin
-      \$659  = d5_valid;
+      \$659  = d4_any;
     end
     if (rst) begin
       \$659  = 1'h0;
@@ -5084,132 +5092,212 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = d6_last;
+    \$660  = d5_shift;
     if (ce) begin
-      \$660  = d5_last;
+      \$660  = \$94 [4:0];
     end
     if (rst) begin
-      \$660  = 1'h0;
+      \$660  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = d6_max;
+    \$661  = d6_twice0;
     if (ce) begin
-      \$661  = d5_max;
+      \$661  = \$286 ;
     end
     if (rst) begin
-      \$661  = 6'h00;
+      \$661  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = d6_recip;
+    \$662  = d6_twice1;
     if (ce) begin
-      \$662  = d5_recip;
+      \$662  = \$288 ;
     end
     if (rst) begin
-      \$662  = 13'h0000;
+      \$662  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = d6_lead;
+    \$663  = d6_twice2;
     if (ce) begin
-      \$663  = d5_lead;
+      \$663  = \$290 ;
     end
     if (rst) begin
-      \$663  = 5'h00;
+      \$663  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = d6_any;
+    \$664  = d6_twice3;
     if (ce) begin
-      \$664  = d5_any;
+      \$664  = \$292 ;
     end
     if (rst) begin
-      \$664  = 1'h0;
+      \$664  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$665  = d6_shift;
+    \$665  = d6_mask;
     if (ce) begin
-      \$665  = d5_shift;
+      \$665  = d5_mask;
     end
     if (rst) begin
-      \$665  = 5'h00;
+      \$665  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$666  = d7_y0;
+    \$666  = d6_keep;
     if (ce) begin
-      \$666  = \$301 [7:0];
+      \$666  = d5_keep;
     end
     if (rst) begin
-      \$666  = 8'h00;
+      \$666  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$667  = d7_y1;
+    \$667  = d6_valid;
     if (ce) begin
-      \$667  = \$310 [7:0];
+      \$667  = d5_valid;
     end
     if (rst) begin
-      \$667  = 8'h00;
+      \$667  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$668  = d7_y2;
+    \$668  = d6_last;
     if (ce) begin
-      \$668  = \$319 [7:0];
+      \$668  = d5_last;
     end
     if (rst) begin
-      \$668  = 8'h00;
+      \$668  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = d7_y3;
+    \$669  = d6_max;
     if (ce) begin
-      \$669  = \$328 [7:0];
+      \$669  = d5_max;
     end
     if (rst) begin
-      \$669  = 8'h00;
+      \$669  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = o__valid;
+    \$670  = d6_recip;
     if (ce) begin
-      \$670  = d6_valid;
+      \$670  = d5_recip;
     end
     if (rst) begin
-      \$670  = 1'h0;
+      \$670  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = d7_last;
+    \$671  = d6_lead;
     if (ce) begin
-      \$671  = d6_last;
+      \$671  = d5_lead;
     end
     if (rst) begin
-      \$671  = 1'h0;
+      \$671  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = d7_keep;
+    \$672  = d6_any;
     if (ce) begin
-      \$672  = d6_keep;
+      \$672  = d5_any;
     end
     if (rst) begin
-      \$672  = 4'h0;
+      \$672  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$673  = d6_shift;
+    if (ce) begin
+      \$673  = d5_shift;
+    end
+    if (rst) begin
+      \$673  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$674  = d7_y0;
+    if (ce) begin
+      \$674  = \$301 [7:0];
+    end
+    if (rst) begin
+      \$674  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$675  = d7_y1;
+    if (ce) begin
+      \$675  = \$310 [7:0];
+    end
+    if (rst) begin
+      \$675  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$676  = d7_y2;
+    if (ce) begin
+      \$676  = \$319 [7:0];
+    end
+    if (rst) begin
+      \$676  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$677  = d7_y3;
+    if (ce) begin
+      \$677  = \$328 [7:0];
+    end
+    if (rst) begin
+      \$677  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$678  = o__valid;
+    if (ce) begin
+      \$678  = d6_valid;
+    end
+    if (rst) begin
+      \$678  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$679  = d7_last;
+    if (ce) begin
+      \$679  = d6_last;
+    end
+    if (rst) begin
+      \$679  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$680  = d7_keep;
+    if (ce) begin
+      \$680  = d6_keep;
+    end
+    if (rst) begin
+      \$680  = 4'h0;
     end
   end
   always @* begin
@@ -5874,7 +5962,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [30:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [30:0] storage [149:0];
+  reg [30:0] storage [150:0];
   initial begin
     storage[0] = 31'h00000000;
     storage[1] = 31'h00000000;
@@ -6026,6 +6114,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     storage[147] = 31'h00000000;
     storage[148] = 31'h00000000;
     storage[149] = 31'h00000000;
+    storage[150] = 31'h00000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -6038,7 +6127,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h96;
+  assign w_rdy = inner_level != 8'h97;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -6046,13 +6135,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h95;
+  assign \$5  = w_port__addr == 8'h96;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h95;
+  assign \$11  = r_port__addr == 8'h96;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

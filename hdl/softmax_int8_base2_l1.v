@@ -310,108 +310,116 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [4:0] \$300 ;
   reg [27:0] \$301 ;
   reg [15:0] \$302 ;
-  reg [12:0] \$303 ;
+  reg [35:0] \$303 ;
   reg \$304 ;
-  reg [32:0] \$305 ;
-  reg [8:0] \$306 ;
-  reg [8:0] \$307 ;
-  reg \$308 ;
-  reg \$309 ;
+  reg [7:0] \$305 ;
+  reg \$306 ;
+  reg [9:0] \$307 ;
+  reg [4:0] \$308 ;
+  reg [27:0] \$309 ;
   wire [13:0] \$31 ;
-  reg [5:0] \$310 ;
+  reg [15:0] \$310 ;
   reg [12:0] \$311 ;
-  reg [4:0] \$312 ;
-  reg \$313 ;
+  reg \$312 ;
+  reg [32:0] \$313 ;
   reg [8:0] \$314 ;
-  reg \$315 ;
+  reg [8:0] \$315 ;
   reg \$316 ;
-  reg [5:0] \$317 ;
-  reg [12:0] \$318 ;
-  reg [4:0] \$319 ;
+  reg \$317 ;
+  reg [5:0] \$318 ;
+  reg [12:0] \$319 ;
   wire [14:0] \$32 ;
-  reg \$320 ;
-  reg [7:0] \$321 ;
-  reg \$322 ;
+  reg [4:0] \$320 ;
+  reg \$321 ;
+  reg [8:0] \$322 ;
   reg \$323 ;
   reg \$324 ;
-  reg \$325 ;
-  reg [5:0] \$326 ;
-  reg [12:0] \$327 ;
-  reg [4:0] \$328 ;
-  reg \$329 ;
+  reg [5:0] \$325 ;
+  reg [12:0] \$326 ;
+  reg [4:0] \$327 ;
+  reg \$328 ;
+  reg [7:0] \$329 ;
   wire \$33 ;
-  reg [13:0] \$330 ;
+  reg \$330 ;
   reg \$331 ;
-  reg [18:0] \$332 ;
-  reg [17:0] \$333 ;
-  reg [4:0] \$334 ;
-  reg \$335 ;
-  reg \$336 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg [5:0] \$334 ;
+  reg [12:0] \$335 ;
+  reg [4:0] \$336 ;
   reg \$337 ;
-  reg \$338 ;
+  reg [13:0] \$338 ;
   reg \$339 ;
   wire [13:0] \$34 ;
-  reg \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg [5:0] \$343 ;
-  reg [5:0] \$344 ;
-  reg [12:0] \$345 ;
-  reg [12:0] \$346 ;
-  reg [4:0] \$347 ;
-  reg [4:0] \$348 ;
+  reg [18:0] \$340 ;
+  reg [17:0] \$341 ;
+  reg [4:0] \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
   reg \$349 ;
   wire [14:0] \$35 ;
   reg \$350 ;
-  reg [17:0] \$351 ;
-  reg [4:0] \$352 ;
-  reg \$353 ;
-  reg \$354 ;
-  reg \$355 ;
-  reg \$356 ;
-  reg [5:0] \$357 ;
-  reg [12:0] \$358 ;
-  reg [4:0] \$359 ;
+  reg [5:0] \$351 ;
+  reg [5:0] \$352 ;
+  reg [12:0] \$353 ;
+  reg [12:0] \$354 ;
+  reg [4:0] \$355 ;
+  reg [4:0] \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg [17:0] \$359 ;
   wire [14:0] \$36 ;
-  reg \$360 ;
-  reg [17:0] \$361 ;
+  reg [4:0] \$360 ;
+  reg \$361 ;
   reg \$362 ;
   reg \$363 ;
   reg \$364 ;
-  reg \$365 ;
-  reg [5:0] \$366 ;
-  reg [12:0] \$367 ;
-  reg [4:0] \$368 ;
-  reg \$369 ;
+  reg [5:0] \$365 ;
+  reg [12:0] \$366 ;
+  reg [4:0] \$367 ;
+  reg \$368 ;
+  reg [17:0] \$369 ;
   wire [5:0] \$37 ;
-  reg [30:0] \$370 ;
+  reg \$370 ;
   reg \$371 ;
   reg \$372 ;
   reg \$373 ;
-  reg \$374 ;
-  reg [5:0] \$375 ;
-  reg [12:0] \$376 ;
-  reg [4:0] \$377 ;
-  reg \$378 ;
-  reg [4:0] \$379 ;
+  reg [5:0] \$374 ;
+  reg [12:0] \$375 ;
+  reg [4:0] \$376 ;
+  reg \$377 ;
+  reg [30:0] \$378 ;
+  reg \$379 ;
   wire [9:0] \$38 ;
-  reg [31:0] \$380 ;
+  reg \$380 ;
   reg \$381 ;
   reg \$382 ;
-  reg \$383 ;
-  reg \$384 ;
-  reg [5:0] \$385 ;
-  reg [12:0] \$386 ;
+  reg [5:0] \$383 ;
+  reg [12:0] \$384 ;
+  reg [4:0] \$385 ;
+  reg \$386 ;
   reg [4:0] \$387 ;
-  reg \$388 ;
-  reg [4:0] \$389 ;
+  reg [31:0] \$388 ;
+  reg \$389 ;
   wire [10:0] \$39 ;
-  reg [7:0] \$390 ;
+  reg \$390 ;
   reg \$391 ;
   reg \$392 ;
-  reg \$393 ;
+  reg [5:0] \$393 ;
+  reg [12:0] \$394 ;
+  reg [4:0] \$395 ;
+  reg \$396 ;
+  reg [4:0] \$397 ;
+  reg [7:0] \$398 ;
+  reg \$399 ;
   wire [3:0] \$4 ;
   wire [11:0] \$40 ;
+  reg \$400 ;
+  reg \$401 ;
   wire [9:0] \$41 ;
   wire [9:0] \$42 ;
   wire [9:0] \$43 ;
@@ -700,13 +708,21 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [27:0] n1b_recip = 28'h0000000;
   reg [7:0] n1b_residual = 8'h00;
   reg n1b_valid = 1'h0;
+  reg n1c_any = 1'h0;
+  reg [4:0] n1c_lead = 5'h00;
+  reg [9:0] n1c_len = 10'h000;
+  reg [15:0] n1c_mantissa = 16'h0000;
+  reg [7:0] n1c_max = 8'h00;
+  reg [35:0] n1c_product = 36'h000000000;
+  reg [27:0] n1c_recip = 28'h0000000;
+  reg n1c_valid = 1'h0;
   reg n2_any = 1'h0;
   reg [4:0] n2_lead = 5'h00;
   reg [9:0] n2_len = 10'h000;
   reg [15:0] n2_mantissa = 16'h0000;
   reg [7:0] n2_max = 8'h00;
   reg [12:0] n2_recip = 13'h0000;
-  reg [27:0] \n2_recip$204  = 28'h0000000;
+  reg [27:0] \n2_recip$212  = 28'h0000000;
   (* init = 1'h0 *)
   wire n2_valid;
   output [9:0] o__payload;
@@ -1326,65 +1342,89 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    d4_valid <= \$364 ;
+    d3_drop0 <= \$360 ;
   always @(posedge clk)
-    d4_last <= \$365 ;
+    d3_mask <= \$361 ;
   always @(posedge clk)
-    d4_max <= \$366 ;
+    d3_keep <= \$362 ;
   always @(posedge clk)
-    d4_recip <= \$367 ;
+    d3_valid <= \$363 ;
   always @(posedge clk)
-    d4_lead <= \$368 ;
+    d3_last <= \$364 ;
   always @(posedge clk)
-    d4_any <= \$369 ;
+    d3_max <= \$365 ;
   always @(posedge clk)
-    d5_prod0 <= \$370 ;
+    d3_recip <= \$366 ;
   always @(posedge clk)
-    d5_mask <= \$371 ;
+    d3_lead <= \$367 ;
   always @(posedge clk)
-    d5_keep <= \$372 ;
+    d3_any <= \$368 ;
   always @(posedge clk)
-    d5_valid <= \$373 ;
+    d4_num0 <= \$369 ;
   always @(posedge clk)
-    d5_last <= \$374 ;
+    d4_mask <= \$370 ;
   always @(posedge clk)
-    d5_max <= \$375 ;
+    d4_keep <= \$371 ;
   always @(posedge clk)
-    d5_recip <= \$376 ;
+    d4_valid <= \$372 ;
   always @(posedge clk)
-    d5_lead <= \$377 ;
+    d4_last <= \$373 ;
   always @(posedge clk)
-    d5_any <= \$378 ;
+    d4_max <= \$374 ;
   always @(posedge clk)
-    d5_shift <= \$379 ;
+    d4_recip <= \$375 ;
   always @(posedge clk)
-    d6_twice0 <= \$380 ;
+    d4_lead <= \$376 ;
   always @(posedge clk)
-    d6_mask <= \$381 ;
+    d4_any <= \$377 ;
   always @(posedge clk)
-    d6_keep <= \$382 ;
+    d5_prod0 <= \$378 ;
   always @(posedge clk)
-    d6_valid <= \$383 ;
+    d5_mask <= \$379 ;
   always @(posedge clk)
-    d6_last <= \$384 ;
+    d5_keep <= \$380 ;
   always @(posedge clk)
-    d6_max <= \$385 ;
+    d5_valid <= \$381 ;
   always @(posedge clk)
-    d6_recip <= \$386 ;
+    d5_last <= \$382 ;
   always @(posedge clk)
-    d6_lead <= \$387 ;
+    d5_max <= \$383 ;
   always @(posedge clk)
-    d6_any <= \$388 ;
+    d5_recip <= \$384 ;
   always @(posedge clk)
-    d6_shift <= \$389 ;
+    d5_lead <= \$385 ;
   always @(posedge clk)
-    d7_y0 <= \$390 ;
+    d5_any <= \$386 ;
   always @(posedge clk)
-    o__valid <= \$391 ;
+    d5_shift <= \$387 ;
   always @(posedge clk)
-    d7_last <= \$392 ;
+    d6_twice0 <= \$388 ;
   always @(posedge clk)
-    d7_keep <= \$393 ;
+    d6_mask <= \$389 ;
+  always @(posedge clk)
+    d6_keep <= \$390 ;
+  always @(posedge clk)
+    d6_valid <= \$391 ;
+  always @(posedge clk)
+    d6_last <= \$392 ;
+  always @(posedge clk)
+    d6_max <= \$393 ;
+  always @(posedge clk)
+    d6_recip <= \$394 ;
+  always @(posedge clk)
+    d6_lead <= \$395 ;
+  always @(posedge clk)
+    d6_any <= \$396 ;
+  always @(posedge clk)
+    d6_shift <= \$397 ;
+  always @(posedge clk)
+    d7_y0 <= \$398 ;
+  always @(posedge clk)
+    o__valid <= \$399 ;
+  always @(posedge clk)
+    d7_last <= \$400 ;
+  always @(posedge clk)
+    d7_keep <= \$401 ;
   assign i__ready = used < 10'h200;
   assign accept = i__valid & i__ready;
   assign \$1  = ~ i__payload[9];
@@ -1480,8 +1520,8 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$106  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
   assign \$107  = $signed(\$105 ) + $signed(\$106 );
   assign \$108  = $signed(n1b_recip) * $signed(n1b_residual);
-  assign \$109  = $signed(\$108 ) + $signed(16'h4000);
-  assign \$111  = $signed(n1b_recip) + $signed(\$110 );
+  assign \$109  = $signed(n1c_product) + $signed(16'h4000);
+  assign \$111  = $signed(n1c_recip) + $signed(\$110 );
   assign \$112  = rd__addr + 1'h1;
   assign \$113  = count == vector_head[32:25];
   assign \$114  = count + 1'h1;
@@ -1813,141 +1853,133 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @(posedge clk)
     n1b_residual <= \$295 ;
   always @(posedge clk)
-    w_en <= \$296 ;
+    n1c_valid <= \$296 ;
   always @(posedge clk)
-    n2_max <= \$297 ;
+    n1c_max <= \$297 ;
   always @(posedge clk)
-    n2_any <= \$298 ;
+    n1c_any <= \$298 ;
   always @(posedge clk)
-    n2_len <= \$299 ;
+    n1c_len <= \$299 ;
   always @(posedge clk)
-    n2_lead <= \$300 ;
+    n1c_lead <= \$300 ;
   always @(posedge clk)
-    \n2_recip$204  <= \$301 ;
+    n1c_recip <= \$301 ;
   always @(posedge clk)
-    n2_mantissa <= \$302 ;
+    n1c_mantissa <= \$302 ;
   always @(posedge clk)
-    n2_recip <= \$303 ;
+    n1c_product <= \$303 ;
   always @(posedge clk)
-    vector_valid <= \$304 ;
+    w_en <= \$304 ;
   always @(posedge clk)
-    vector_head <= \$305 ;
+    n2_max <= \$305 ;
   always @(posedge clk)
-    rd__addr <= \$306 ;
+    n2_any <= \$306 ;
   always @(posedge clk)
-    count <= \$307 ;
+    n2_len <= \$307 ;
   always @(posedge clk)
-    d1_valid <= \$308 ;
+    n2_lead <= \$308 ;
   always @(posedge clk)
-    d1_last <= \$309 ;
+    \n2_recip$212  <= \$309 ;
   always @(posedge clk)
-    d1_max <= \$310 ;
+    n2_mantissa <= \$310 ;
   always @(posedge clk)
-    d1_recip <= \$311 ;
+    n2_recip <= \$311 ;
   always @(posedge clk)
-    d1_lead <= \$312 ;
+    vector_valid <= \$312 ;
   always @(posedge clk)
-    d1_any <= \$313 ;
+    vector_head <= \$313 ;
   always @(posedge clk)
-    d1b_ring <= \$314 ;
+    rd__addr <= \$314 ;
   always @(posedge clk)
-    d1b_valid <= \$315 ;
+    count <= \$315 ;
   always @(posedge clk)
-    d1b_last <= \$316 ;
+    d1_valid <= \$316 ;
   always @(posedge clk)
-    d1b_max <= \$317 ;
+    d1_last <= \$317 ;
   always @(posedge clk)
-    d1b_recip <= \$318 ;
+    d1_max <= \$318 ;
   always @(posedge clk)
-    d1b_lead <= \$319 ;
+    d1_recip <= \$319 ;
   always @(posedge clk)
-    d1b_any <= \$320 ;
+    d1_lead <= \$320 ;
   always @(posedge clk)
-    d2_e0 <= \$321 ;
+    d1_any <= \$321 ;
   always @(posedge clk)
-    d2_mask <= \$322 ;
+    d1b_ring <= \$322 ;
   always @(posedge clk)
-    d2_keep <= \$323 ;
+    d1b_valid <= \$323 ;
   always @(posedge clk)
-    d2_valid <= \$324 ;
+    d1b_last <= \$324 ;
   always @(posedge clk)
-    d2_last <= \$325 ;
+    d1b_max <= \$325 ;
   always @(posedge clk)
-    d2_max <= \$326 ;
+    d1b_recip <= \$326 ;
   always @(posedge clk)
-    d2_recip <= \$327 ;
+    d1b_lead <= \$327 ;
   always @(posedge clk)
-    d2_lead <= \$328 ;
+    d1b_any <= \$328 ;
   always @(posedge clk)
-    d2_any <= \$329 ;
+    d2_e0 <= \$329 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$330 ;
+    d2_mask <= \$330 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$331 ;
+    d2_keep <= \$331 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$332 ;
+    d2_valid <= \$332 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$333 ;
+    d2_last <= \$333 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$334 ;
+    d2_max <= \$334 ;
   always @(posedge clk)
-    d2a_mask <= \$335 ;
+    d2_recip <= \$335 ;
   always @(posedge clk)
-    d2b_mask <= \$336 ;
+    d2_lead <= \$336 ;
   always @(posedge clk)
-    d2a_keep <= \$337 ;
+    d2_any <= \$337 ;
   always @(posedge clk)
-    d2b_keep <= \$338 ;
+    d_exp0_v_r <= \$338 ;
   always @(posedge clk)
-    d2a_valid <= \$339 ;
+    d_exp0_offset_r <= \$339 ;
   always @(posedge clk)
-    d2b_valid <= \$340 ;
+    d_exp0_step_r <= \$340 ;
   always @(posedge clk)
-    d2a_last <= \$341 ;
+    d_exp0_lower_r <= \$341 ;
   always @(posedge clk)
-    d2b_last <= \$342 ;
+    d_exp0_drop_r <= \$342 ;
   always @(posedge clk)
-    d2a_max <= \$343 ;
+    d2a_mask <= \$343 ;
   always @(posedge clk)
-    d2b_max <= \$344 ;
+    d2b_mask <= \$344 ;
   always @(posedge clk)
-    d2a_recip <= \$345 ;
+    d2a_keep <= \$345 ;
   always @(posedge clk)
-    d2b_recip <= \$346 ;
+    d2b_keep <= \$346 ;
   always @(posedge clk)
-    d2a_lead <= \$347 ;
+    d2a_valid <= \$347 ;
   always @(posedge clk)
-    d2b_lead <= \$348 ;
+    d2b_valid <= \$348 ;
   always @(posedge clk)
-    d2a_any <= \$349 ;
+    d2a_last <= \$349 ;
   always @(posedge clk)
-    d2b_any <= \$350 ;
+    d2b_last <= \$350 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$351 ;
+    d2a_max <= \$351 ;
   always @(posedge clk)
-    d3_drop0 <= \$352 ;
+    d2b_max <= \$352 ;
   always @(posedge clk)
-    d3_mask <= \$353 ;
+    d2a_recip <= \$353 ;
   always @(posedge clk)
-    d3_keep <= \$354 ;
+    d2b_recip <= \$354 ;
   always @(posedge clk)
-    d3_valid <= \$355 ;
+    d2a_lead <= \$355 ;
   always @(posedge clk)
-    d3_last <= \$356 ;
+    d2b_lead <= \$356 ;
   always @(posedge clk)
-    d3_max <= \$357 ;
+    d2a_any <= \$357 ;
   always @(posedge clk)
-    d3_recip <= \$358 ;
+    d2b_any <= \$358 ;
   always @(posedge clk)
-    d3_lead <= \$359 ;
-  always @(posedge clk)
-    d3_any <= \$360 ;
-  always @(posedge clk)
-    d4_num0 <= \$361 ;
-  always @(posedge clk)
-    d4_mask <= \$362 ;
-  always @(posedge clk)
-    d4_keep <= \$363 ;
+    d3_mantissa0 <= \$359 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1959,69 +1991,109 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = d4_last;
+    \$361  = d3_mask;
     if (ce) begin
-      \$365  = d3_last;
+      \$361  = d2b_mask;
     end
     if (rst) begin
-      \$365  = 1'h0;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = d4_max;
+    \$362  = d3_keep;
     if (ce) begin
-      \$366  = d3_max;
+      \$362  = d2b_keep;
     end
     if (rst) begin
-      \$366  = 6'h00;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = d4_recip;
+    \$363  = d3_valid;
     if (ce) begin
-      \$367  = d3_recip;
+      \$363  = d2b_valid;
     end
     if (rst) begin
-      \$367  = 13'h0000;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = d4_lead;
+    \$364  = d3_last;
     if (ce) begin
-      \$368  = d3_lead;
+      \$364  = d2b_last;
     end
     if (rst) begin
-      \$368  = 5'h00;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = d4_any;
+    \$365  = d3_max;
     if (ce) begin
-      \$369  = d3_any;
+      \$365  = d2b_max;
     end
     if (rst) begin
-      \$369  = 1'h0;
+      \$365  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = d5_prod0;
+    \$366  = d3_recip;
     if (ce) begin
-      \$370  = \$131 ;
+      \$366  = d2b_recip;
     end
     if (rst) begin
-      \$370  = 31'h00000000;
+      \$366  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = d5_mask;
+    \$367  = d3_lead;
     if (ce) begin
-      \$371  = d4_mask;
+      \$367  = d2b_lead;
+    end
+    if (rst) begin
+      \$367  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = d3_any;
+    if (ce) begin
+      \$368  = d2b_any;
+    end
+    if (rst) begin
+      \$368  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = d4_num0;
+    if (ce) begin
+      \$369  = \$130 [17:0];
+    end
+    if (rst) begin
+      \$369  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = d4_mask;
+    if (ce) begin
+      \$370  = d3_mask;
+    end
+    if (rst) begin
+      \$370  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = d4_keep;
+    if (ce) begin
+      \$371  = d3_keep;
     end
     if (rst) begin
       \$371  = 1'h0;
@@ -2029,9 +2101,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = d5_keep;
+    \$372  = d4_valid;
     if (ce) begin
-      \$372  = d4_keep;
+      \$372  = d3_valid;
     end
     if (rst) begin
       \$372  = 1'h0;
@@ -2039,9 +2111,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = d5_valid;
+    \$373  = d4_last;
     if (ce) begin
-      \$373  = d4_valid;
+      \$373  = d3_last;
     end
     if (rst) begin
       \$373  = 1'h0;
@@ -2049,79 +2121,79 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = d5_last;
+    \$374  = d4_max;
     if (ce) begin
-      \$374  = d4_last;
+      \$374  = d3_max;
     end
     if (rst) begin
-      \$374  = 1'h0;
+      \$374  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = d5_max;
+    \$375  = d4_recip;
     if (ce) begin
-      \$375  = d4_max;
+      \$375  = d3_recip;
     end
     if (rst) begin
-      \$375  = 6'h00;
+      \$375  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = d5_recip;
+    \$376  = d4_lead;
     if (ce) begin
-      \$376  = d4_recip;
+      \$376  = d3_lead;
     end
     if (rst) begin
-      \$376  = 13'h0000;
+      \$376  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = d5_lead;
+    \$377  = d4_any;
     if (ce) begin
-      \$377  = d4_lead;
+      \$377  = d3_any;
     end
     if (rst) begin
-      \$377  = 5'h00;
+      \$377  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = d5_any;
+    \$378  = d5_prod0;
     if (ce) begin
-      \$378  = d4_any;
+      \$378  = \$131 ;
     end
     if (rst) begin
-      \$378  = 1'h0;
+      \$378  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = d5_shift;
+    \$379  = d5_mask;
     if (ce) begin
-      \$379  = \$37 [4:0];
+      \$379  = d4_mask;
     end
     if (rst) begin
-      \$379  = 5'h00;
+      \$379  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = d6_twice0;
+    \$380  = d5_keep;
     if (ce) begin
-      \$380  = \$133 ;
+      \$380  = d4_keep;
     end
     if (rst) begin
-      \$380  = 32'd0;
+      \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = d6_mask;
+    \$381  = d5_valid;
     if (ce) begin
-      \$381  = d5_mask;
+      \$381  = d4_valid;
     end
     if (rst) begin
       \$381  = 1'h0;
@@ -2129,9 +2201,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = d6_keep;
+    \$382  = d5_last;
     if (ce) begin
-      \$382  = d5_keep;
+      \$382  = d4_last;
     end
     if (rst) begin
       \$382  = 1'h0;
@@ -2139,49 +2211,49 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = d6_valid;
+    \$383  = d5_max;
     if (ce) begin
-      \$383  = d5_valid;
+      \$383  = d4_max;
     end
     if (rst) begin
-      \$383  = 1'h0;
+      \$383  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = d6_last;
+    \$384  = d5_recip;
     if (ce) begin
-      \$384  = d5_last;
+      \$384  = d4_recip;
     end
     if (rst) begin
-      \$384  = 1'h0;
+      \$384  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = d6_max;
+    \$385  = d5_lead;
     if (ce) begin
-      \$385  = d5_max;
+      \$385  = d4_lead;
     end
     if (rst) begin
-      \$385  = 6'h00;
+      \$385  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = d6_recip;
+    \$386  = d5_any;
     if (ce) begin
-      \$386  = d5_recip;
+      \$386  = d4_any;
     end
     if (rst) begin
-      \$386  = 13'h0000;
+      \$386  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = d6_lead;
+    \$387  = d5_shift;
     if (ce) begin
-      \$387  = d5_lead;
+      \$387  = \$37 [4:0];
     end
     if (rst) begin
       \$387  = 5'h00;
@@ -2189,39 +2261,39 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = d6_any;
+    \$388  = d6_twice0;
     if (ce) begin
-      \$388  = d5_any;
+      \$388  = \$133 ;
     end
     if (rst) begin
-      \$388  = 1'h0;
+      \$388  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = d6_shift;
+    \$389  = d6_mask;
     if (ce) begin
-      \$389  = d5_shift;
+      \$389  = d5_mask;
     end
     if (rst) begin
-      \$389  = 5'h00;
+      \$389  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = d7_y0;
+    \$390  = d6_keep;
     if (ce) begin
-      \$390  = \$142 [7:0];
+      \$390  = d5_keep;
     end
     if (rst) begin
-      \$390  = 8'h00;
+      \$390  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = o__valid;
+    \$391  = d6_valid;
     if (ce) begin
-      \$391  = d6_valid;
+      \$391  = d5_valid;
     end
     if (rst) begin
       \$391  = 1'h0;
@@ -2229,9 +2301,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = d7_last;
+    \$392  = d6_last;
     if (ce) begin
-      \$392  = d6_last;
+      \$392  = d5_last;
     end
     if (rst) begin
       \$392  = 1'h0;
@@ -2239,12 +2311,92 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = d7_keep;
+    \$393  = d6_max;
     if (ce) begin
-      \$393  = d6_keep;
+      \$393  = d5_max;
     end
     if (rst) begin
-      \$393  = 1'h0;
+      \$393  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = d6_recip;
+    if (ce) begin
+      \$394  = d5_recip;
+    end
+    if (rst) begin
+      \$394  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = d6_lead;
+    if (ce) begin
+      \$395  = d5_lead;
+    end
+    if (rst) begin
+      \$395  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = d6_any;
+    if (ce) begin
+      \$396  = d5_any;
+    end
+    if (rst) begin
+      \$396  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = d6_shift;
+    if (ce) begin
+      \$397  = d5_shift;
+    end
+    if (rst) begin
+      \$397  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = d7_y0;
+    if (ce) begin
+      \$398  = \$142 [7:0];
+    end
+    if (rst) begin
+      \$398  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = o__valid;
+    if (ce) begin
+      \$399  = d6_valid;
+    end
+    if (rst) begin
+      \$399  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = d7_last;
+    if (ce) begin
+      \$400  = d6_last;
+    end
+    if (rst) begin
+      \$400  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = d7_keep;
+    if (ce) begin
+      \$401  = d6_keep;
+    end
+    if (rst) begin
+      \$401  = 1'h0;
     end
   end
   always @* begin
@@ -3637,118 +3789,94 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = \$111 [12:0];
+    \$303  = \$108 ;
     if (rst) begin
-      \$303  = 13'h0000;
+      \$303  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = vector_valid;
-    if (vector_load) begin
-      \$304  = 1'h1;
-    end else if (vector_pop) begin
-      \$304  = 1'h0;
-    end
+    \$304  = n1c_valid;
     if (rst) begin
       \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = vector_head;
-    if (vector_load) begin
-      \$305  = r_data;
-    end
+    \$305  = n1c_max;
     if (rst) begin
-      \$305  = 33'h000000000;
+      \$305  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = rd__addr;
-    if (issue) begin
-      \$306  = \$112 [8:0];
-    end
+    \$306  = n1c_any;
     if (rst) begin
-      \$306  = 9'h000;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = count;
-    if (issue) begin
-      \$307  = \$115 [8:0];
-    end
+    \$307  = n1c_len;
     if (rst) begin
-      \$307  = 9'h000;
+      \$307  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d1_valid;
-    if (ce) begin
-      \$308  = issue;
-    end
+    \$308  = n1c_lead;
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d1_last;
-    if (ce) begin
-      \$309  = \$117 ;
-    end
+    \$309  = n1c_recip;
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d1_max;
-    if (ce) begin
-      \$310  = vector_head[5:0];
-    end
+    \$310  = n1c_mantissa;
     if (rst) begin
-      \$310  = 6'h00;
+      \$310  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d1_recip;
-    if (ce) begin
-      \$311  = vector_head[18:6];
-    end
+    \$311  = \$111 [12:0];
     if (rst) begin
       \$311  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d1_lead;
-    if (ce) begin
-      \$312  = vector_head[23:19];
+    \$312  = vector_valid;
+    if (vector_load) begin
+      \$312  = 1'h1;
+    end else if (vector_pop) begin
+      \$312  = 1'h0;
     end
     if (rst) begin
-      \$312  = 5'h00;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d1_any;
-    if (ce) begin
-      \$313  = vector_head[24];
+    \$313  = vector_head;
+    if (vector_load) begin
+      \$313  = r_data;
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d1b_ring;
-    if (ce) begin
-      \$314  = rd__data;
+    \$314  = rd__addr;
+    if (issue) begin
+      \$314  = \$112 [8:0];
     end
     if (rst) begin
       \$314  = 9'h000;
@@ -3756,19 +3884,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d1b_valid;
-    if (ce) begin
-      \$315  = d1_valid;
+    \$315  = count;
+    if (issue) begin
+      \$315  = \$115 [8:0];
     end
     if (rst) begin
-      \$315  = 1'h0;
+      \$315  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d1b_last;
+    \$316  = d1_valid;
     if (ce) begin
-      \$316  = d1_last;
+      \$316  = issue;
     end
     if (rst) begin
       \$316  = 1'h0;
@@ -3776,69 +3904,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d1b_max;
+    \$317  = d1_last;
     if (ce) begin
-      \$317  = d1_max;
+      \$317  = \$117 ;
     end
     if (rst) begin
-      \$317  = 6'h00;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d1b_recip;
+    \$318  = d1_max;
     if (ce) begin
-      \$318  = d1_recip;
+      \$318  = vector_head[5:0];
     end
     if (rst) begin
-      \$318  = 13'h0000;
+      \$318  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = d1b_lead;
+    \$319  = d1_recip;
     if (ce) begin
-      \$319  = d1_lead;
+      \$319  = vector_head[18:6];
     end
     if (rst) begin
-      \$319  = 5'h00;
+      \$319  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = d1b_any;
+    \$320  = d1_lead;
     if (ce) begin
-      \$320  = d1_any;
+      \$320  = vector_head[23:19];
     end
     if (rst) begin
-      \$320  = 1'h0;
+      \$320  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = d2_e0;
+    \$321  = d1_any;
     if (ce) begin
-      \$321  = d1b_ring[7:0];
+      \$321  = vector_head[24];
     end
     if (rst) begin
-      \$321  = 8'h00;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = d2_mask;
+    \$322  = d1b_ring;
     if (ce) begin
-      \$322  = d1b_ring[8];
+      \$322  = rd__data;
     end
     if (rst) begin
-      \$322  = 1'h0;
+      \$322  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = d2_keep;
+    \$323  = d1b_valid;
     if (ce) begin
-      \$323  = \$119 ;
+      \$323  = d1_valid;
     end
     if (rst) begin
       \$323  = 1'h0;
@@ -3846,9 +3974,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = d2_valid;
+    \$324  = d1b_last;
     if (ce) begin
-      \$324  = d1b_valid;
+      \$324  = d1_last;
     end
     if (rst) begin
       \$324  = 1'h0;
@@ -3856,69 +3984,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = d2_last;
+    \$325  = d1b_max;
     if (ce) begin
-      \$325  = d1b_last;
+      \$325  = d1_max;
     end
     if (rst) begin
-      \$325  = 1'h0;
+      \$325  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = d2_max;
+    \$326  = d1b_recip;
     if (ce) begin
-      \$326  = d1b_max;
+      \$326  = d1_recip;
     end
     if (rst) begin
-      \$326  = 6'h00;
+      \$326  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = d2_recip;
+    \$327  = d1b_lead;
     if (ce) begin
-      \$327  = d1b_recip;
+      \$327  = d1_lead;
     end
     if (rst) begin
-      \$327  = 13'h0000;
+      \$327  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = d2_lead;
+    \$328  = d1b_any;
     if (ce) begin
-      \$328  = d1b_lead;
+      \$328  = d1_any;
     end
     if (rst) begin
-      \$328  = 5'h00;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = d2_any;
+    \$329  = d2_e0;
     if (ce) begin
-      \$329  = d1b_any;
+      \$329  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$329  = 1'h0;
+      \$329  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = d_exp0_v_r;
+    \$330  = d2_mask;
     if (ce) begin
-      \$330  = \$121 ;
+      \$330  = d1b_ring[8];
     end
     if (rst) begin
-      \$330  = 14'h0000;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = d_exp0_offset_r;
+    \$331  = d2_keep;
     if (ce) begin
-      \$331  = d_exp0_v_r[0];
+      \$331  = \$119 ;
     end
     if (rst) begin
       \$331  = 1'h0;
@@ -3926,59 +4054,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = d_exp0_step_r;
+    \$332  = d2_valid;
     if (ce) begin
-      \$332  = \$122 ;
+      \$332  = d1b_valid;
     end
     if (rst) begin
-      \$332  = 19'h00000;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = d_exp0_lower_r;
+    \$333  = d2_last;
     if (ce) begin
-      \$333  = d_exp0_lower;
+      \$333  = d1b_last;
     end
     if (rst) begin
-      \$333  = 18'h00000;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = d_exp0_drop_r;
+    \$334  = d2_max;
     if (ce) begin
-      \$334  = \$36 [4:0];
+      \$334  = d1b_max;
     end
     if (rst) begin
-      \$334  = 5'h00;
+      \$334  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = d2a_mask;
+    \$335  = d2_recip;
     if (ce) begin
-      \$335  = d2_mask;
+      \$335  = d1b_recip;
     end
     if (rst) begin
-      \$335  = 1'h0;
+      \$335  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = d2b_mask;
+    \$336  = d2_lead;
     if (ce) begin
-      \$336  = d2a_mask;
+      \$336  = d1b_lead;
     end
     if (rst) begin
-      \$336  = 1'h0;
+      \$336  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = d2a_keep;
+    \$337  = d2_any;
     if (ce) begin
-      \$337  = d2_keep;
+      \$337  = d1b_any;
     end
     if (rst) begin
       \$337  = 1'h0;
@@ -3986,19 +4114,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = d2b_keep;
+    \$338  = d_exp0_v_r;
     if (ce) begin
-      \$338  = d2a_keep;
+      \$338  = \$121 ;
     end
     if (rst) begin
-      \$338  = 1'h0;
+      \$338  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = d2a_valid;
+    \$339  = d_exp0_offset_r;
     if (ce) begin
-      \$339  = d2_valid;
+      \$339  = d_exp0_v_r[0];
     end
     if (rst) begin
       \$339  = 1'h0;
@@ -4006,99 +4134,99 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = d2b_valid;
+    \$340  = d_exp0_step_r;
     if (ce) begin
-      \$340  = d2a_valid;
+      \$340  = \$122 ;
     end
     if (rst) begin
-      \$340  = 1'h0;
+      \$340  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = d2a_last;
+    \$341  = d_exp0_lower_r;
     if (ce) begin
-      \$341  = d2_last;
+      \$341  = d_exp0_lower;
     end
     if (rst) begin
-      \$341  = 1'h0;
+      \$341  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = d2b_last;
+    \$342  = d_exp0_drop_r;
     if (ce) begin
-      \$342  = d2a_last;
+      \$342  = \$36 [4:0];
     end
     if (rst) begin
-      \$342  = 1'h0;
+      \$342  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = d2a_max;
+    \$343  = d2a_mask;
     if (ce) begin
-      \$343  = d2_max;
+      \$343  = d2_mask;
     end
     if (rst) begin
-      \$343  = 6'h00;
+      \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = d2b_max;
+    \$344  = d2b_mask;
     if (ce) begin
-      \$344  = d2a_max;
+      \$344  = d2a_mask;
     end
     if (rst) begin
-      \$344  = 6'h00;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = d2a_recip;
+    \$345  = d2a_keep;
     if (ce) begin
-      \$345  = d2_recip;
+      \$345  = d2_keep;
     end
     if (rst) begin
-      \$345  = 13'h0000;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = d2b_recip;
+    \$346  = d2b_keep;
     if (ce) begin
-      \$346  = d2a_recip;
+      \$346  = d2a_keep;
     end
     if (rst) begin
-      \$346  = 13'h0000;
+      \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = d2a_lead;
+    \$347  = d2a_valid;
     if (ce) begin
-      \$347  = d2_lead;
+      \$347  = d2_valid;
     end
     if (rst) begin
-      \$347  = 5'h00;
+      \$347  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = d2b_lead;
+    \$348  = d2b_valid;
     if (ce) begin
-      \$348  = d2a_lead;
+      \$348  = d2a_valid;
     end
     if (rst) begin
-      \$348  = 5'h00;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = d2a_any;
+    \$349  = d2a_last;
     if (ce) begin
-      \$349  = d2_any;
+      \$349  = d2_last;
     end
     if (rst) begin
       \$349  = 1'h0;
@@ -4106,9 +4234,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = d2b_any;
+    \$350  = d2b_last;
     if (ce) begin
-      \$350  = d2a_any;
+      \$350  = d2a_last;
     end
     if (rst) begin
       \$350  = 1'h0;
@@ -4116,142 +4244,102 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = d3_mantissa0;
+    \$351  = d2a_max;
     if (ce) begin
-      \$351  = \$125 [17:0];
+      \$351  = d2_max;
     end
     if (rst) begin
-      \$351  = 18'h00000;
+      \$351  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = d3_drop0;
+    \$352  = d2b_max;
     if (ce) begin
-      \$352  = d_exp0_drop_r;
+      \$352  = d2a_max;
     end
     if (rst) begin
-      \$352  = 5'h00;
+      \$352  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = d3_mask;
+    \$353  = d2a_recip;
     if (ce) begin
-      \$353  = d2b_mask;
+      \$353  = d2_recip;
     end
     if (rst) begin
-      \$353  = 1'h0;
+      \$353  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = d3_keep;
+    \$354  = d2b_recip;
     if (ce) begin
-      \$354  = d2b_keep;
+      \$354  = d2a_recip;
     end
     if (rst) begin
-      \$354  = 1'h0;
+      \$354  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = d3_valid;
+    \$355  = d2a_lead;
     if (ce) begin
-      \$355  = d2b_valid;
+      \$355  = d2_lead;
     end
     if (rst) begin
-      \$355  = 1'h0;
+      \$355  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = d3_last;
+    \$356  = d2b_lead;
     if (ce) begin
-      \$356  = d2b_last;
+      \$356  = d2a_lead;
     end
     if (rst) begin
-      \$356  = 1'h0;
+      \$356  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = d3_max;
+    \$357  = d2a_any;
     if (ce) begin
-      \$357  = d2b_max;
+      \$357  = d2_any;
     end
     if (rst) begin
-      \$357  = 6'h00;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = d3_recip;
+    \$358  = d2b_any;
     if (ce) begin
-      \$358  = d2b_recip;
+      \$358  = d2a_any;
     end
     if (rst) begin
-      \$358  = 13'h0000;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = d3_lead;
+    \$359  = d3_mantissa0;
     if (ce) begin
-      \$359  = d2b_lead;
+      \$359  = \$125 [17:0];
     end
     if (rst) begin
-      \$359  = 5'h00;
+      \$359  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = d3_any;
+    \$360  = d3_drop0;
     if (ce) begin
-      \$360  = d2b_any;
+      \$360  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$360  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = d4_num0;
-    if (ce) begin
-      \$361  = \$130 [17:0];
-    end
-    if (rst) begin
-      \$361  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = d4_mask;
-    if (ce) begin
-      \$362  = d3_mask;
-    end
-    if (rst) begin
-      \$362  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = d4_keep;
-    if (ce) begin
-      \$363  = d3_keep;
-    end
-    if (rst) begin
-      \$363  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = d4_valid;
-    if (ce) begin
-      \$364  = d3_valid;
-    end
-    if (rst) begin
-      \$364  = 1'h0;
+      \$360  = 5'h00;
     end
   end
   assign wptr = wr__addr;
@@ -4395,7 +4483,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   wire [32:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [32:0] storage [533:0];
+  reg [32:0] storage [534:0];
   initial begin
     storage[0] = 33'h000000000;
     storage[1] = 33'h000000000;
@@ -4931,6 +5019,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     storage[531] = 33'h000000000;
     storage[532] = 33'h000000000;
     storage[533] = 33'h000000000;
+    storage[534] = 33'h000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -4943,7 +5032,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 10'h216;
+  assign w_rdy = inner_level != 10'h217;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -4951,13 +5040,13 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 10'h215;
+  assign \$5  = w_port__addr == 10'h216;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 11'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 10'h215;
+  assign \$11  = r_port__addr == 10'h216;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 11'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

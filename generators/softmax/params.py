@@ -17,7 +17,7 @@ __all__ = ["SoftmaxParams", "METHODS", "RECIP_METHODS"]
 METHODS = ("base2", "natural", "ibert")
 
 #: ``pwl``: the reciprocal straight from the piecewise-linear table; ``newton``: that value
-#: refined by one Newton-Raphson step r' = r + r * (1 - m * r) (two multipliers, three cycles more).
+#: refined by one Newton-Raphson step r' = r + r * (1 - m * r) (two multipliers, four cycles more).
 RECIP_METHODS = ("pwl", "newton")
 
 #: The most fraction bits the running sum may keep beyond the 2**f unit's ``exp_frac``.
