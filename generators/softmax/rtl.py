@@ -428,8 +428,8 @@ class Softmax(wiring.Component):
                               name="n1_residual")
             m.d.comb += residual.eq(((1 << scale) - n1_product).as_signed() >> NEWTON_DROP)
             # The residual's subtract, the narrow product and the rounding adds get a cycle
-            # each: two of them in one cycle were the one-lane block's ECP5 critical path
-            # (78.6 MHz all three, 93.8 MHz with the residual registered).
+            # each: any two of them in one cycle were the one-lane block's ECP5 critical path
+            # (78.6 MHz all three, 93.8 MHz with the residual registered, 108.6 MHz so).
             n1b = {n: delay(v, f"n1b_{n}") for n, v in n1.items()}
             n1b_residual = delay(residual, "n1b_residual")
             n1c = {n: delay(v, f"n1c_{n}") for n, v in n1b.items()}
