@@ -230,7 +230,7 @@ def simulate_netlist(verilog, top, target, test_module, params_json, *, testcase
             "total_s": round(time.monotonic() - started, 1)}
 
 
-def simulate_selftest_netlist(entry, target, *, beats, corrupt, runs, divisor=8,
+def simulate_selftest_netlist(entry, target, *, beats, corrupt, runs, divisor=4,
                               timeout_s=1800):
     """The self-test top (:class:`fpga.selftest.SelfTest`) of ``entry`` as a ``target`` netlist
     under :mod:`testbench.selftest_tb`: ``runs`` UART lines, each PASS (or, with ``corrupt``,
@@ -288,8 +288,10 @@ def _table(rows, selftests):
 
 def main(argv=None):
     """``python -m fpga.gatelevel [--out reports]``: every family on both targets and the
-    self-test netlists (PASS and FAIL) of every family, written to ``boards.gatelevel.json``
-    and ``.md`` in ``--out``. A failing case stops the run with its message."""
+    self-test netlists (PASS and FAIL, on the family's :data:`DEFAULT_TARGET`) of every family,
+    written to ``boards.gatelevel.json`` and ``.md`` in ``--out`` (for ``reports``, also the
+    ``report:gatelevel`` block of docs/boards.md). A failing case stops the run with its
+    message."""
     import argparse
 
     from generators.catalog import DEFAULT_CATALOG
@@ -298,6 +300,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--targets", nargs="+", default=sorted(TARGETS), choices=sorted(TARGETS))
     parser.add_argument("--families", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--selftests", nargs="*", default=list(CASES), choices=list(CASES),
+                        help="families whose self-test netlist runs (PASS and FAIL)")
     args = parser.parse_args(argv)
     catalog = {e.name: e for e in DEFAULT_CATALOG}
     rows, selftests = [], []
@@ -308,15 +312,22 @@ def main(argv=None):
         # The self-test top on one target per family (its UART, ROMs and counters are the
         # same logic on both).
         for corrupt in (False, True):
-            if DEFAULT_TARGET[family] in args.targets:
+            if family in args.selftests:
                 selftests.append(simulate_selftest_netlist(
                     catalog[CASES[family][0]], DEFAULT_TARGET[family], beats=SELFTEST_BEATS,
-                    corrupt=corrupt, runs=2 if corrupt else 8))
+                    corrupt=corrupt, runs=2 if corrupt else 4))
                 print(json.dumps(selftests[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "boards.gatelevel.json", (json.dumps(
         {"cases": rows, "selftests": selftests}, indent=2, sort_keys=True) + "\n").encode())
-    write_atomic(args.out / "boards.gatelevel.md", _table(rows, selftests).encode())
+    table = _table(rows, selftests)
+    write_atomic(args.out / "boards.gatelevel.md", table.encode())
+    from testbench.runner import REPO_ROOT
+
+    if args.out.resolve() == REPO_ROOT / "reports":
+        from scripts.report import update_block
+
+        update_block(REPO_ROOT / "docs" / "boards.md", "gatelevel", table)
     return 0
 
 

@@ -66,5 +66,5 @@ SELFTESTS = [pytest.param(family, marks=[] if family == "gelu" else [pytest.mark
 def test_selftest_netlist_reports_on_the_uart(family, corrupt):
     result = simulate_selftest_netlist(CATALOG[CASES[family][0]], DEFAULT_TARGET[family],
                                        beats=SELFTEST_BEATS, corrupt=corrupt,
-                                       runs=2 if corrupt else 8)
+                                       runs=2 if corrupt else 4)
     assert result["expect"] == ("FAIL" if corrupt else "PASS")
