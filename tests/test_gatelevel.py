@@ -6,7 +6,7 @@ FAIL with one corrupted expected word.
 
 Each case is one yosys run and one Verilator build of the netlist (20-40 s on the shared 2-core
 machine, see docs/boards.md): the default run checks each family on one target (both targets
-covered across the families), ``-m slow`` the other target and the other self-tests.
+covered across the families), ``-m slow`` the other target and the self-test netlists.
 """
 
 import pytest
@@ -55,13 +55,11 @@ def test_unknown_target_is_named():
         cell_models("gw1n")
 
 
-#: The self-test netlists, one target per family; gelu's runs by default.
-SELFTESTS = [pytest.param(family, marks=[] if family == "gelu" else [pytest.mark.slow])
-             for family in CASES]
-
-
+#: The self-test netlists, one target per family: -m slow (each a synthesis of the whole top,
+#: a Verilator build and thousands of UART cycles at ~3 ms each: 4 to 7 minutes here).
+@pytest.mark.slow
 @pytest.mark.synth
-@pytest.mark.parametrize("family", SELFTESTS)
+@pytest.mark.parametrize("family", list(CASES))
 @pytest.mark.parametrize("corrupt", [False, True], ids=["pass", "fail"])
 def test_selftest_netlist_reports_on_the_uart(family, corrupt):
     result = simulate_selftest_netlist(CATALOG[CASES[family][0]], DEFAULT_TARGET[family],
