@@ -9,6 +9,8 @@ machine, see docs/boards.md): the default run checks each family on one target (
 covered across the families), ``-m slow`` the other target and the self-test netlists.
 """
 
+import json
+
 import pytest
 
 from fpga.gatelevel import CASES, DEFAULT_TARGET, SELFTEST_BEATS, TARGETS, cell_models, \
@@ -66,3 +68,15 @@ def test_selftest_netlist_reports_on_the_uart(family, corrupt):
                                        beats=SELFTEST_BEATS, corrupt=corrupt,
                                        runs=2 if corrupt else 4)
     assert result["expect"] == ("FAIL" if corrupt else "PASS")
+
+
+def test_docs_gatelevel_table_is_the_committed_report():
+    from scripts.report import report_block
+    from testbench.runner import REPO_ROOT
+
+    page = (REPO_ROOT / "docs" / "boards.md").read_text(encoding="utf-8")
+    table = (REPO_ROOT / "reports" / "boards.gatelevel.md").read_text(encoding="utf-8")
+    assert report_block(page, "gatelevel") == table
+    assert {(row["family"], row["target"]) for row in json.loads(
+        (REPO_ROOT / "reports" / "boards.gatelevel.json").read_text())["cases"]} == \
+        {(family, target) for family in CASES for target in TARGETS}
