@@ -3,18 +3,23 @@ results back (the host side is ``fpga/host_bridge.py``, the ``bridge`` verb).
 
 Wire format, both directions: each beat is its stream payload (``data`` lanes with lane 0 in the
 low bits, then the other fields in layout order, exactly :mod:`generators.axis`'s packing) as
-``ceil(width / 8)`` bytes, least significant byte first. Nothing else is sent: no framing bytes,
-since ``last`` travels inside the payload. UART: 8N1, 115200 baud.
+``ceil(width / 8)`` bytes, least significant byte first. A block with one input stream and one
+output stream (GELU, softmax) sends nothing else: ``last`` travels inside the payload. A block
+with several streams (the sparse DSP chain, the LUT tensor core, the deformable convolution)
+puts one stream byte before each beat: the index of the stream among the block's input streams
+(host to board) or output streams (board to host), in the order of the block's signature
+(:func:`stream_indices`). UART: 8N1, 115200 baud.
 
-Flow control: the UART has none, so both directions have a FIFO of :data:`WINDOW` beats and the
-host keeps at most that many beats in flight (sends a frame of at most ``WINDOW`` beats, then
-reads its outputs). The block sees backpressure from the output FIFO and the slow UART; it never
-drops a beat as long as the host keeps to the window.
+Flow control: the UART has none, so each stream has a FIFO of :data:`WINDOW` beats on the board
+and the host keeps at most that many beats of a stream in flight (a frame or a job of at most
+``WINDOW`` beats per stream, then reads its outputs). The block sees backpressure from the output
+FIFOs and the slow UART; it never drops a beat as long as the host keeps to the window. A stream
+byte that names no input stream is dropped with nothing after it.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Shape, Signal
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -22,10 +27,12 @@ from amaranth.lib.wiring import In, Out
 from generators.axis import payload_shape, stream_members
 from generators.params import check_int
 
-from .selftest import BAUD, UartTx, _plain_pin_requests, check_supported
+from .selftest import BAUD, UartTx, _plain_pin_requests, check_selftest, check_supported, \
+    frame_model
 
 __all__ = ["WINDOW", "UartRx", "Bridge", "BridgeBoardTop", "beat_bytes", "pack_frames",
-           "unpack_beats"]
+           "unpack_beats", "stream_indices", "is_multi_stream", "pack_stream_beats",
+           "unpack_stream_beats"]
 
 WINDOW = 64
 
@@ -80,6 +87,60 @@ def unpack_beats(core, data):
             frames.append(frame)
             frame = []
     return frames + ([frame] if frame else [])
+
+
+def is_multi_stream(entry):
+    """Whether ``entry``'s bridge frames each beat with a stream byte (a family whose frame
+    model gives jobs, one payload list per stream)."""
+    return frame_model(entry).jobs is not None
+
+
+def stream_indices(core):
+    """``({input name: (index, layout)}, {output name: (index, layout)})`` of the stream bytes,
+    in the order of the block's signature."""
+    ins, outs = {}, {}
+    for name, (flow, sig) in stream_members(core.signature).items():
+        store = ins if flow == In else outs
+        store[name] = (len(store), payload_shape(sig))
+    return ins, outs
+
+
+def pack_stream_beats(core, beats):
+    """The bytes of ``beats`` (``[(input name, payload word)]``, in sending order) for a
+    multi-stream bridge: stream byte, then the payload, least significant byte first."""
+    ins, _ = stream_indices(core)
+    out = bytearray()
+    for name, word in beats:
+        if name not in ins:
+            raise ValueError(f"stream {name!r} is not an input of the block; inputs: "
+                             f"{', '.join(ins)}")
+        index, layout = ins[name]
+        out.append(index)
+        out += int(word).to_bytes(beat_bytes(layout), "little")
+    return bytes(out)
+
+
+def unpack_stream_beats(core, data):
+    """``{output name: [payload words]}`` from the bytes a multi-stream bridge sent back; a
+    stream byte that names no output, or a beat cut short, is a ValueError."""
+    _, outs = stream_indices(core)
+    by_index = {index: (name, layout) for name, (index, layout) in outs.items()}
+    got = {name: [] for name in outs}
+    at = 0
+    while at < len(data):
+        if data[at] not in by_index:
+            known = ", ".join(f"{index} {name}" for index, (name, _) in by_index.items())
+            raise ValueError(f"byte {at}: stream byte {data[at]} names no output stream "
+                             f"(outputs: {known})")
+        name, layout = by_index[data[at]]
+        size = beat_bytes(layout)
+        if at + 1 + size > len(data):
+            raise ValueError(f"byte {at}: a beat of {name!r} needs {size} bytes, "
+                             f"{len(data) - at - 1} left")
+        got[name].append(int.from_bytes(data[at + 1:at + 1 + size], "little")
+                         & ((1 << Shape.cast(layout).width) - 1))
+        at += 1 + size
+    return got
 
 
 class UartRx(wiring.Component):
@@ -142,7 +203,8 @@ class Bridge(wiring.Component):
 
     def __init__(self, entry, *, divisor, window=WINDOW):
         check_int("window", window, 2, 4096)
-        self._core = check_supported(entry)
+        self._multi = is_multi_stream(entry)
+        self._core = check_selftest(entry) if self._multi else check_supported(entry)
         self._divisor = divisor
         self._window = window
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
@@ -152,6 +214,8 @@ class Bridge(wiring.Component):
         return self._core
 
     def elaborate(self, platform):
+        if self._multi:
+            return self._elaborate_multi()
         m = Module()
         core = self._core
         in_layout, out_layout = _layouts(core)
@@ -189,6 +253,89 @@ class Bridge(wiring.Component):
             m.d.sync += [out_shift.eq(out_fifo.r_data), left.eq(n_out)]
         with m.Elif(utx.i.valid & utx.i.ready):
             m.d.sync += [out_shift.eq(out_shift >> 8), left.eq(left - 1)]
+        return m
+
+
+    def _elaborate_multi(self):
+        m = Module()
+        core = self._core
+        ins, outs = stream_indices(core)
+        m.submodules.core = core
+        m.submodules.rx = urx = UartRx(self._divisor)
+        m.submodules.tx = utx = UartTx(self._divisor)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+
+        def fifos(streams, kind):
+            made = []
+            for name, (_, layout) in streams.items():
+                fifo = SyncFIFOBuffered(width=Shape.cast(layout).width, depth=self._window)
+                m.submodules[f"{kind}_{name}"] = fifo
+                made.append((name, fifo, beat_bytes(layout)))
+            return made
+
+        in_fifos, out_fifos = fifos(ins, "in"), fifos(outs, "out")
+        for name, fifo, _ in in_fifos:
+            port = getattr(core, name)
+            m.d.comb += [port.valid.eq(fifo.r_rdy), port.payload.eq(fifo.r_data),
+                         fifo.r_en.eq(port.ready)]
+        for name, fifo, _ in out_fifos:
+            port = getattr(core, name)
+            m.d.comb += [fifo.w_data.eq(port.payload), fifo.w_en.eq(port.valid),
+                         port.ready.eq(fifo.w_rdy)]
+
+        # Host to board: a stream byte, then that stream's payload bytes, least significant
+        # first (each byte lands in its place of the word), then one cycle to write its FIFO.
+        in_sizes = Array(Const(size, 8) for *_, size in in_fifos)
+        word = Signal(8 * max(size for *_, size in in_fifos))
+        which = Signal(range(len(in_fifos)))
+        count = Signal(8)
+        byte_in = urx.o.valid & urx.o.ready
+        with m.FSM(name="rx_frame"):
+            with m.State("STREAM"):
+                m.d.comb += urx.o.ready.eq(1)
+                with m.If(byte_in & (urx.o.payload < len(in_fifos))):
+                    m.d.sync += [which.eq(urx.o.payload), count.eq(0)]
+                    m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                m.d.comb += urx.o.ready.eq(1)
+                with m.If(byte_in):
+                    m.d.sync += [word.word_select(count, 8).eq(urx.o.payload),
+                                 count.eq(count + 1)]
+                    with m.If(count == in_sizes[which] - 1):
+                        m.next = "WRITE"
+            with m.State("WRITE"):
+                for index, (_, fifo, _) in enumerate(in_fifos):
+                    m.d.comb += [fifo.w_data.eq(word), fifo.w_en.eq(which == index)]
+                m.next = "STREAM"
+
+        # Board to host: the first output FIFO with a beat, its stream byte, then its bytes.
+        out_sizes = Array(Const(size, 8) for *_, size in out_fifos)
+        shift = Signal(8 * max(size for *_, size in out_fifos))
+        sending = Signal(range(len(out_fifos)))
+        left = Signal(8)
+        with m.FSM(name="tx_frame"):
+            with m.State("IDLE"):
+                with m.If(Cat(fifo.r_rdy for _, fifo, _ in out_fifos).any()):
+                    # Priority by index: the host reads until every stream has its beats.
+                    for index, (_, fifo, _) in reversed(list(enumerate(out_fifos))):
+                        with m.If(fifo.r_rdy):
+                            m.d.sync += [sending.eq(index), shift.eq(fifo.r_data)]
+                    m.next = "LATCH"
+            with m.State("LATCH"):
+                for index, (_, fifo, _) in enumerate(out_fifos):
+                    m.d.comb += fifo.r_en.eq(sending == index)
+                m.d.sync += left.eq(out_sizes[sending])
+                m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += [utx.i.payload.eq(sending), utx.i.valid.eq(1)]
+                with m.If(utx.i.ready):
+                    m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                m.d.comb += [utx.i.payload.eq(shift[:8]), utx.i.valid.eq(1)]
+                with m.If(utx.i.ready):
+                    m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        m.next = "IDLE"
         return m
 
 

@@ -7,9 +7,13 @@
 
 ``--input FILE``: one frame per line, integer codes separated by spaces or commas (a multiple of
 the block's lanes; for a block with a mask input, no lane is masked). Without it, ``--frames``
-seeded random frames. Every code is checked against the block's input range before anything
-is sent. Each frame (at most the bridge's window of beats) is sent, its output read
-back and compared bit for bit with the golden model; exit status 1 on any difference. The
+seeded random frames. A block with several streams (sparse DSP, LUT tensor core, deformable
+convolution) takes ``--frames`` seeded jobs of its family's job model instead (each stream's
+beats of a job behind their stream byte, the streams in the order the block starts them), and
+every output stream's beats are compared word for word with the model's. Every code is checked
+against the block's input range before anything is sent. Each frame or job (at most the
+bridge's window of beats per stream) is sent, its output read back and compared bit for bit
+with the golden model; exit status 1 on any difference. The
 ``bridge`` verb of :mod:`fpga.cli` runs :func:`run`.
 Serial port through the standard library (termios), 115200 8N1, raw mode.
 """
@@ -28,8 +32,10 @@ from generators.axis import payload_shape, stream_members
 from generators.cli import CheckFailed, add_selection, selected_entries
 from generators.params import ParamError, show
 
-from .bridge import WINDOW, beat_bytes, pack_frames, unpack_beats
-from .selftest import BAUD, _code_range, check_supported, frame_model
+from .bridge import WINDOW, beat_bytes, is_multi_stream, pack_frames, pack_stream_beats, \
+    stream_indices, unpack_beats
+from .selftest import BAUD, _code_range, check_selftest, check_supported, frame_model, \
+    pack_payload
 
 __all__ = ["BridgeError", "FramesDiffer", "add_arguments", "run", "read_frames",
            "check_codes"]
@@ -147,9 +153,82 @@ def _one_block(args):
     return entries[0]
 
 
+def _jobs(entry, core, count, seed):
+    """``count`` seeded jobs of the family's model: ``[(input beats in sending order, expected
+    words per output stream)]``; a job with more beats on a stream than the window is refused."""
+    if count < 1:
+        raise ParamError(f"--frames must be at least 1, not {count}")
+    ins, outs = stream_indices(core)
+    layouts = {name: layout for name, (_, layout) in {**ins, **outs}.items()}
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for index in range(count):
+        job_in, job_out = frame_model(entry).jobs(entry.params, rng, 0.25 if index == 0 else None)
+        for name, payloads in {**job_in, **job_out}.items():
+            if len(payloads) > WINDOW:
+                raise ParamError(f"job {index}: stream {name!r} has {len(payloads)} beats; at "
+                                 f"most {WINDOW} fit the bridge's window")
+        beats = [(name, pack_payload(layouts[name], p)) for name, ps in job_in.items()
+                 for p in ps]
+        jobs.append((beats, {name: [pack_payload(layouts[name], p) for p in ps]
+                             for name, ps in job_out.items()}))
+    return jobs
+
+
+def read_stream_beats(fd, core, want, port, what):
+    """Read framed beats until every output stream has ``want[name]`` of them."""
+    _, outs = stream_indices(core)
+    by_index = {index: (name, layout) for name, (index, layout) in outs.items()}
+    got = {name: [] for name in outs}
+    while any(len(got[name]) < n for name, n in want.items()):
+        (stream,) = read_exactly(fd, 1, port, what)
+        if stream not in by_index:
+            raise BridgeError(f"{port}: the board sent stream byte {stream}, which names no "
+                              f"output stream of this block; is it the bridge bitstream of "
+                              f"this block?")
+        name, layout = by_index[stream]
+        word = int.from_bytes(read_exactly(fd, beat_bytes(layout), port, what), "little")
+        got[name].append(word)
+    return got
+
+
+def run_jobs(args, entry):
+    """Multi-stream blocks: send seeded jobs, compare each output stream's words."""
+    core = check_selftest(entry)
+    if args.input:
+        raise ParamError(f"--input takes frames of codes for a block with one input stream; "
+                         f"{entry.name} has several streams ({', '.join(stream_indices(core)[0])})"
+                         f": use --frames N seeded jobs")
+    jobs = _jobs(entry, core, args.frames, args.seed)
+    fd = open_serial(args.port)
+    bad = 0
+    try:
+        for index, (beats, want) in enumerate(jobs):
+            _io(os.write, fd, pack_stream_beats(core, beats), port=args.port)
+            got = read_stream_beats(fd, core, {name: len(w) for name, w in want.items()},
+                                    args.port, f"the outputs of job {index}")
+            wrong = [(name, k) for name, words in want.items()
+                     for k, word in enumerate(words) if got[name][k] != word]
+            if wrong:
+                bad += 1
+                name, k = wrong[0]
+                print(f"job {index}: stream {name} beat {k}: expected {want[name][k]:#x} got "
+                      f"{got[name][k]:#x}")
+    finally:
+        os.close(fd)
+    beats = sum(len(b) for b, _ in jobs)
+    print(f"{entry.name}: {len(jobs)} jobs, {beats} input beats, "
+          f"{'all bit-exact' if not bad else f'{bad} jobs differ'}")
+    if bad:
+        raise FramesDiffer(f"{entry.name}: {bad} of {len(jobs)} jobs differ from the golden "
+                           f"model")
+
+
 def run(args):
     """Send the frames, compare what comes back; raise :class:`FramesDiffer` on a difference."""
     entry = _one_block(args)
+    if is_multi_stream(entry):
+        return run_jobs(args, entry)
     core = check_supported(entry)
     in_layout = payload_shape(stream_members(core.signature)["i"][1])
     lanes = in_layout.members["data"].length

@@ -136,18 +136,24 @@ def test_board_report_merges_rows_and_fills_the_boards_page(tmp_path):
         f"intro\n<!-- report:boards -->\n{table}<!-- /report:boards -->\nend\n"
 
 
-#: One entry per family on the board it fits (the gelu rows are the tests above). Each build
-#: took 20 minutes of wall time on the shared 2-core machine (sparse_dsp_l8_m4 on the
-#: iCEBreaker), beyond the CI budget: -m slow.
-FAMILY_BOARDS = [("icebreaker", "sparse_dsp_l8_m4"), ("icebreaker", "lut_tc_binary"),
-                 ("orangecrab", "deform_dw_square_tiny"), ("ulx3s", "softmax_int8")]
+#: One entry per family on the board it fits (the gelu rows are the tests above): the smallest
+#: entry of each family, built by the default run. They build into the content-addressed cache
+#: (build/boards/<board>/<name>-<digest>/, as the CLI does), so a rerun, another test or the
+#: baseline verb reuses a finished place-and-route; a clean clone builds each once. Times on the
+#: shared 2-core machine: see docs/boards.md. softmax_int8 on the ULX3S (the 4-lane block, 144 s
+#: of nextpnr alone): -m slow.
+FAMILY_BOARDS = [("icebreaker", "softmax_int8_base2_l1"), ("icebreaker", "sparse_dsp_l8_m4"),
+                 ("icebreaker", "lut_tc_binary"), ("orangecrab", "deform_dw_square_tiny"),
+                 pytest.param("ulx3s", "softmax_int8", marks=pytest.mark.slow)]
 
 
 @pytest.mark.synth
-@pytest.mark.slow
-@pytest.mark.parametrize("board,name", FAMILY_BOARDS, ids=[f"{b}-{n}" for b, n in FAMILY_BOARDS])
+@pytest.mark.parametrize("board,name", FAMILY_BOARDS,
+                         ids=["icebreaker-softmax_int8_base2_l1", "icebreaker-sparse_dsp_l8_m4",
+                              "icebreaker-lut_tc_binary", "orangecrab-deform_dw_square_tiny",
+                              "ulx3s-softmax_int8"])
 def test_family_bitstream_matches_baseline(tmp_path, board, name):
-    assert main(["bitstream", "--board", board, "--only", name, "--out", str(tmp_path),
+    assert main(["bitstream", "--board", board, "--only", name,
                  "--report", str(tmp_path / "rep")]) == 0
     (row,) = json.loads((tmp_path / "rep" / "boards.json").read_text())
     assert row["fmax_mhz"] >= row["target_mhz"]

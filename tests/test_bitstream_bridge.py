@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from fpga.bridge import Bridge, pack_frames, unpack_beats
+from fpga.bridge import Bridge, beat_bytes, pack_frames, unpack_beats
 from fpga.selftest import check_supported
 from generators.catalog import DEFAULT_CATALOG
 from generators.gelu.model import gelu
@@ -243,3 +243,145 @@ def test_host_script_refuses_the_port(tmp_path, capsys, port, message):
     out, err = capsys.readouterr()
     assert (status, out) == (2, "")
     assert err.startswith("error: " + message.format(port=str(path))) and err.count("\n") == 1
+
+
+def _job_words(entry, core, seed, jobs):
+    """``jobs`` seeded jobs of the family's model: (input beats in sending order, expected
+    output words per stream), packed as the bridge carries them."""
+    from fpga.selftest import frame_model, pack_payload
+    from generators.axis import payload_shape, stream_members
+
+    streams = stream_members(core.signature)
+    model = frame_model(entry)
+    rng = np.random.default_rng(seed)
+    beats, expected = [], {}
+    for job in range(jobs):
+        job_in, job_out = model.jobs(entry.params, rng, 0.25 if job == 0 else None)
+        for name, payloads in job_in.items():
+            beats += [(name, pack_payload(payload_shape(streams[name][1]), p)) for p in payloads]
+        for name, payloads in job_out.items():
+            expected.setdefault(name, []).extend(
+                pack_payload(payload_shape(streams[name][1]), p) for p in payloads)
+    return beats, expected
+
+
+# lut_tc_binary: 8 s; sparse_dsp_l8_m4 49 s (2 shared cores, loaded): -m slow.
+@pytest.mark.parametrize("name", ["lut_tc_binary",
+                                  pytest.param("sparse_dsp_l8_m4", marks=pytest.mark.slow)])
+def test_bridge_multi_stream_round_trip(name):
+    """Each input beat behind its stream byte, each output beat back behind its own: the words
+    per output stream are the golden model's, for two seeded jobs."""
+    from fpga.bridge import is_multi_stream, pack_stream_beats, stream_indices, \
+        unpack_stream_beats
+    from fpga.selftest import check_selftest
+
+    entry = CATALOG[name]
+    assert is_multi_stream(entry)
+    core = check_selftest(entry)
+    beats, expected = _job_words(entry, core, seed=4, jobs=2)
+    assert len({stream for stream, _ in beats}) >= 2
+    payload = pack_stream_beats(core, beats)
+    _, outs = stream_indices(core)
+    out_bytes = sum(len(words) * (1 + beat_bytes(outs[s][1])) for s, words in expected.items())
+    core, back = _run_bridge(entry, payload, out_bytes)
+    assert unpack_stream_beats(core, back) == expected
+
+
+def test_stream_framing_refuses_unknown_streams():
+    from fpga.bridge import pack_stream_beats, unpack_stream_beats
+    from fpga.selftest import check_selftest
+
+    core = check_selftest(CATALOG["sparse_dsp_l8_m4"])
+    assert pack_stream_beats(core, [("x", 0x1FF), ("w", 1)])[:3] == bytes([0, 0xFF, 0x01])
+    with pytest.raises(ValueError, match=r"^stream 'o' is not an input of the block; inputs: "
+                                         r"x, w$"):
+        pack_stream_beats(core, [("o", 1)])
+    with pytest.raises(ValueError, match=r"^byte 0: stream byte 3 names no output stream "
+                                         r"\(outputs: 0 o\)$"):
+        unpack_stream_beats(core, bytes([3, 0]))
+    with pytest.raises(ValueError, match=r"^byte 0: a beat of 'o' needs 26 bytes, 2 left$"):
+        unpack_stream_beats(core, bytes([0, 1, 2]))
+
+
+def _fake_job_board(master, core, jobs, corrupt):
+    """A stand-in multi-stream board: once a job's input beats are in (checked against what the
+    host should send), answer with its expected output beats, framed; one bit off with
+    ``corrupt``."""
+    import os
+
+    from fpga.bridge import pack_stream_beats, stream_indices
+
+    _, outs = stream_indices(core)
+    pending = bytearray()
+    for beats, want in jobs:
+        sent = pack_stream_beats(core, beats)
+        while len(pending) < len(sent):
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            pending += chunk
+        assert bytes(pending[:len(sent)]) == sent
+        del pending[:len(sent)]
+        reply = bytearray()
+        for name, words in want.items():
+            index, layout = outs[name]
+            for k, word in enumerate(words):
+                word ^= int(corrupt and k == 0)
+                reply += bytes([index]) + word.to_bytes(beat_bytes(layout), "little")
+        os.write(master, bytes(reply))
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["exact", "corrupted"])
+def test_host_script_multi_stream_over_a_pty(capsys, corrupt):
+    """The bridge verb for a multi-stream block: seeded jobs out, framed beats back; a wrong
+    bit fails the job (exit 1)."""
+    import os
+    import threading
+
+    from fpga.host_bridge import _jobs
+    from fpga.selftest import check_selftest
+    from generators.cli import main
+
+    entry = CATALOG["deform_dw_square_tiny"]
+    core = check_selftest(entry)
+    jobs = _jobs(entry, core, 3, 1)
+    assert len({name for beats, _ in jobs for name, _ in beats}) == 3
+    master, slave = os.openpty()
+    threading.Thread(target=_fake_job_board, args=(master, core, jobs, corrupt),
+                     daemon=True).start()
+    try:
+        status = main(["bridge", "--port", os.ttyname(slave), "--only", entry.name,
+                       "--frames", "3"])
+    finally:
+        os.close(slave)
+    out, err = capsys.readouterr()
+    beats = sum(len(b) for b, _ in jobs)
+    if corrupt:
+        assert status == 1 and "job 0: stream o beat 0: expected" in out
+        assert out.endswith(f"{entry.name}: 3 jobs, {beats} input beats, 3 jobs differ\n")
+        assert err == f"error: {entry.name}: 3 of 3 jobs differ from the golden model\n"
+    else:
+        assert (status, err) == (0, "")
+        assert out.endswith(f"{entry.name}: 3 jobs, {beats} input beats, all bit-exact\n")
+
+
+def test_host_script_multi_stream_refuses_input_files(tmp_path, capsys):
+    status, out, err, sent = _host(tmp_path, capsys, ["--only", "lut_tc_binary", "--input",
+                                                      "FRAMES"], board=False)
+    assert (status, out, sent) == (2, "", b"")
+    assert err == ("error: --input takes frames of codes for a block with one input stream; "
+                   "lut_tc_binary has several streams (a, w): use --frames N seeded jobs\n")
+
+
+def test_host_script_multi_stream_names_a_silent_board(tmp_path, capsys, monkeypatch):
+    import fpga.host_bridge
+
+    monkeypatch.setattr(fpga.host_bridge, "TIMEOUT_S", 0.2)
+    status, out, err, sent = _host(tmp_path, capsys, ["--only", "lut_tc_binary", "--frames",
+                                                      "1"], board=False)
+    assert status == 2 and out == "" and sent[:1] == b"\x00"
+    assert err.startswith("error: no answer on /dev/pts/") and err.count("\n") == 1
+    assert "for the outputs of job 0 (1 bytes, got 0)" in err
