@@ -47,8 +47,8 @@ from ...sparse_dsp.model import matvec
 from . import spec
 from .requant import add_saturate, requantize
 
-__all__ = ["Weights", "Golden", "Fast", "run_image", "run", "predict", "op_table",
-           "PACKAGE_DIR", "WEIGHTS_FILE", "FLOAT_FILE", "load_weights"]
+__all__ = ["Weights", "Golden", "Fast", "run_batch", "run_image", "run", "predict", "op_table",
+           "op_table_markdown", "PACKAGE_DIR", "WEIGHTS_FILE", "FLOAT_FILE", "load_weights"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_FILE = "weights.json"
@@ -143,7 +143,7 @@ def load_weights(path=None):
 # --- engines ----------------------------------------------------------------------------------
 
 class Golden:
-    """GEMMs through the family golden models, fed the blocks' stream beats."""
+    """GEMMs through the family golden models, fed the blocks' stream beats, image by image."""
 
     name = "golden"
 
@@ -151,23 +151,29 @@ class Golden:
         self._beats = {}
 
     def chain(self, w, vectors, n, cache_key=None):
-        """``W @ x`` for each row ``x`` of ``vectors`` on the sparse DSP chain at N = ``n``
-        (``w`` must already be N:M; ``cache_key`` reuses the compressed stream of a fixed
-        weight matrix)."""
+        """``W @ x`` for every vector ``x`` (last axis K) of ``vectors`` on the sparse DSP chain
+        at N = ``n``: ``w`` is one matrix (rows x K) or one per image (images x rows x K, with
+        ``vectors`` images x T x K); ``w`` must already be N:M. ``cache_key`` reuses the
+        compressed stream of a fixed matrix."""
+        w, vectors = np.asarray(w, dtype=np.int64), np.asarray(vectors, dtype=np.int64)
+        if w.ndim == 3:
+            return np.stack([self.chain(wi, xi, n) for wi, xi in zip(w, vectors)])
         beats = self._beats.get(cache_key) if cache_key else None
         if beats is None:
             beats, _ = compress(spec.CHAIN, w, n)
             if cache_key:
                 self._beats[cache_key] = beats
-        rows = len(w)
-        return np.stack([rows_of(spec.CHAIN, matvec(spec.CHAIN, x, beats), rows)
-                         for x in np.asarray(vectors)])
+        flat = vectors.reshape(-1, vectors.shape[-1])
+        out = [rows_of(spec.CHAIN, matvec(spec.CHAIN, x, beats), len(w)) for x in flat]
+        return np.stack(out).reshape(*vectors.shape[:-1], len(w))
 
     def ffn(self, layer: Ffn, a):
-        """``requant(A @ W)`` on the LUT tensor core, tile by tile (m rows x n columns, the
-        rows padded with zeros to a multiple of m)."""
-        p = layer.params
+        """``requant(A @ W)`` on the LUT tensor core per image, tile by tile (m rows x n
+        columns; an image's rows padded with zeros to a multiple of m)."""
         a = np.asarray(a, dtype=np.int64)
+        if a.ndim == 3:
+            return np.stack([self.ffn(layer, image) for image in a])
+        p = layer.params
         rows = len(a)
         padded = np.zeros((-(-rows // p.m) * p.m, a.shape[1]), dtype=np.int64)
         padded[:rows] = a
@@ -182,18 +188,21 @@ class Golden:
 
 
 class Fast:
-    """The same GEMMs as plain integer products (what the golden models equal)."""
+    """The same GEMMs as plain integer products (what the golden models equal), batched."""
 
     name = "fast"
 
     def chain(self, w, vectors, n, cache_key=None):
-        return np.asarray(vectors, dtype=np.int64) @ np.asarray(w, dtype=np.int64).T
+        w, vectors = np.asarray(w, dtype=np.int64), np.asarray(vectors, dtype=np.int64)
+        return np.einsum("...rk,...tk->...tr", w, vectors) if w.ndim == 3 else vectors @ w.T
 
     def ffn(self, layer: Ffn, a):
         p = layer.params
+        a = np.asarray(a, dtype=np.int64)
         codes = codes_from_int(p.weight_format, layer.weight)
-        return reference(p.weight_format, a, codes, params=p, scale=layer.scale,
-                         bias=layer.bias)
+        flat = reference(p.weight_format, a.reshape(-1, a.shape[-1]), codes, params=p,
+                         scale=layer.scale, bias=layer.bias)
+        return flat.reshape(*a.shape[:-1], -1)
 
 
 # --- the network ------------------------------------------------------------------------------
@@ -203,33 +212,39 @@ def _rq(weights, name, acc, out_bits=8):
     return requantize(acc, r.mult, r.shift, out_bits)
 
 
-def run_image(weights: Weights, pixels, engine=None):
-    """Every intermediate tensor of one image (64 pixel codes 0..16), by op name, in order;
-    ``logits`` last."""
+def run_batch(weights: Weights, pixels, engine=None):
+    """Every intermediate tensor of a batch of images (``(images, 64)`` pixel codes 0..16), by
+    op name in order, each with a leading image axis; ``logits`` last."""
     engine = engine or Fast()
     pixels = np.asarray(pixels, dtype=np.int64)
-    if pixels.shape != (64,) or pixels.min() < 0 or pixels.max() > spec.PIXEL_MAX:
-        raise ValueError(f"pixels must be 64 codes in 0..{spec.PIXEL_MAX}")
+    if pixels.ndim != 2 or pixels.shape[1] != 64 or pixels.min() < 0 or \
+            pixels.max() > spec.PIXEL_MAX:
+        raise ValueError(f"pixels must be (images, 64) codes in 0..{spec.PIXEL_MAX}, not shape "
+                         f"{pixels.shape}")
+    images = len(pixels)
     t = {}
-    t["patches"] = spec.patches(pixels[None])[0]
+    t["patches"] = spec.patches(pixels)
     t["embed"] = engine.chain(weights.embed, t["patches"], spec.DENSE_N, "embed")
     t["embed_rq"] = _rq(weights, "embed", t["embed"])
-    t["x0"] = np.concatenate([weights.cls[None], add_saturate(t["embed_rq"], weights.pos)])
+    cls = np.broadcast_to(weights.cls, (images, 1, spec.DIM))
+    t["x0"] = np.concatenate([cls, add_saturate(t["embed_rq"], weights.pos)], axis=1)
     for name in ("q", "k", "v"):
         proj = f"{name}_proj"
-        acc = engine.chain(getattr(weights, proj), t["x0"], spec.QKV_N, proj)
-        t[proj] = acc
-        t[name] = _rq(weights, proj, acc)
-    keys = np.zeros((spec.SLOTS, spec.DIM), dtype=np.int64)
-    keys[:spec.TOKENS] = t["k"]
+        t[proj] = engine.chain(getattr(weights, proj), t["x0"], spec.QKV_N, proj)
+        t[name] = _rq(weights, proj, t[proj])
+    # The keys and values of a vector of SLOTS: tokens, then zero pad slots (masked).
+    keys = np.zeros((images, spec.SLOTS, spec.DIM), dtype=np.int64)
+    keys[:, :spec.TOKENS] = t["k"]
     t["scores"] = engine.chain(keys, t["q"], spec.DENSE_N)
     t["logits_attn"] = _rq(weights, "scores", t["scores"])
     mask = np.broadcast_to(np.arange(spec.SLOTS) >= spec.TOKENS, t["logits_attn"].shape)
     t["mask"] = mask
-    t["probs"] = softmax(spec.SOFTMAX, t["logits_attn"], mask)
+    rows = (-1, spec.SLOTS)
+    t["probs"] = softmax(spec.SOFTMAX, t["logits_attn"].reshape(rows),
+                         mask.reshape(rows)).reshape(mask.shape)
     t["probs_rq"] = requantize(t["probs"], 1, spec.SOFTMAX.out_frac - spec.PROB_BITS, 8)
-    values_t = np.zeros((spec.DIM, spec.SLOTS), dtype=np.int64)
-    values_t[:, :spec.TOKENS] = t["v"].T
+    values_t = np.zeros((images, spec.DIM, spec.SLOTS), dtype=np.int64)
+    values_t[:, :, :spec.TOKENS] = t["v"].transpose(0, 2, 1)
     t["attn_out"] = engine.chain(values_t, t["probs_rq"], spec.DENSE_N)
     t["attn_rq"] = _rq(weights, "attn_out", t["attn_out"])
     t["x1"] = add_saturate(t["x0"], t["attn_rq"])
@@ -237,17 +252,21 @@ def run_image(weights: Weights, pixels, engine=None):
     t["gelu"] = gelu(spec.GELU, t["ffn1"])
     t["ffn2"] = engine.ffn(weights.ffn2, t["gelu"])
     t["x2"] = add_saturate(t["x1"], t["ffn2"])
-    t["pool_sum"] = t["x2"].sum(axis=0)
+    t["pool_sum"] = t["x2"].sum(axis=1)
     t["pooled"] = _rq(weights, "pool", t["pool_sum"])
-    t["logits"] = engine.chain(weights.classifier, t["pooled"][None], spec.DENSE_N,
-                               "classifier")[0]
+    t["logits"] = engine.chain(weights.classifier, t["pooled"][:, None], spec.DENSE_N,
+                               "classifier")[:, 0]
     return t
+
+
+def run_image(weights: Weights, pixels, engine=None):
+    """Every intermediate tensor of one image (64 pixel codes), by op name; ``logits`` last."""
+    return {k: v[0] for k, v in run_batch(weights, np.asarray(pixels)[None], engine).items()}
 
 
 def run(weights: Weights, pixels, engine=None):
     """``(images, 10)`` integer logits of ``(images, 64)`` pixel codes."""
-    engine = engine or Fast()
-    return np.stack([run_image(weights, image, engine)["logits"] for image in pixels])
+    return run_batch(weights, pixels, engine)["logits"]
 
 
 def predict(logits):
@@ -263,64 +282,99 @@ def _chain_beats(w, n):
 
 
 def op_table(weights: Weights):
-    """One row per block invocation of an image: op, family (or ``adapter``), the family params
-    (a dict), input and output shapes and formats, calls per image, MACs the block executes and
-    the useful ones (non-padded, non-zero weights of a 2:4 matrix count as executed: the chain
-    spends a lane on each kept weight)."""
+    """One row per block invocation of an image, in order: ``op``, ``family`` (or
+    ``adapter``), ``params`` (the family's params as a dict; for the chain also the run-time N;
+    for an adapter its constants), ``in`` and ``out`` (shapes and formats), ``calls`` (how the
+    block is driven per image), ``macs`` (products the block executes per image, padding
+    included; a 2:4 matrix executes its kept weights only) and ``useful_macs`` (those on real
+    tokens)."""
     chain = spec.CHAIN.to_dict()
     tok, dim, hid, slots = spec.TOKENS, spec.DIM, spec.HIDDEN, spec.SLOTS
+    pix, patches, classes = spec.PATCH_PIXELS, spec.PATCHES, spec.CLASSES
     r = weights.requant
     rows = []
 
-    def add(op, family, params, inputs, outputs, calls, macs=0, useful=0, note=""):
-        rows.append({"op": op, "family": family, "params": params, "in": inputs, "out": outputs,
-                     "calls": calls, "macs": macs, "useful_macs": useful, "note": note})
+    def add(op, family, params, inputs, outputs, calls, macs=0, useful=None):
+        rows.append({"op": op, "family": family, "params": params, "in": inputs,
+                     "out": outputs, "calls": calls, "macs": macs,
+                     "useful_macs": macs if useful is None else useful})
 
-    def rq(name):
-        return {"mult": r[name].mult, "shift": r[name].shift, "out_bits": 8}
+    def rq(name, out="INT8"):
+        return {"op": "requantize", "mult": r[name].mult, "shift": r[name].shift,
+                "out_bits": 8, "out": out}
 
-    n_kept = spec.QKV_N * dim // spec.CHAIN.m           # non-zeros per 2:4 row
-    add("embed", "sparse_dsp", dict(chain, run_time_n=4), "16 patches x 4 pixel codes (u5 in INT8)",
-        "16 x 16 accumulators", f"16 matvecs, W 16x4, {_chain_beats(weights.embed, 4)} w beats",
-        16 * 16 * 4, 16 * 16 * 4)
-    add("embed_rq", "adapter", rq("embed"), "16 x 16 accumulators", "16 x 16 INT8", "1")
+    def on_chain(n):
+        return dict(chain, run_time_n=n)
+
+    def acc(rows_, cols):
+        return f"{rows_} x {cols} accumulators"
+
+    kept = spec.QKV_N * dim // spec.CHAIN.m             # non-zeros per 2:4 row
+    add("embed", "sparse_dsp", on_chain(spec.DENSE_N),
+        f"{patches} patches x {pix} pixel codes 0..16 (INT8)", acc(patches, dim),
+        f"{patches} matvecs of W {dim}x{pix} (4:4), {_chain_beats(weights.embed, 4)} w beats",
+        patches * dim * pix)
+    add("embed_rq", "adapter", rq("embed"), acc(patches, dim), f"{patches} x {dim} INT8", "")
     add("pos_add", "adapter", {"op": "add_saturate", "out_bits": 8},
-        "16 x 16 INT8 + positional 16 x 16 INT8", "17 x 16 INT8 x0 (class token row 0)", "1")
+        f"{patches} x {dim} INT8 + positional {patches} x {dim} INT8",
+        f"{tok} x {dim} INT8 x0 (the class token's codes as row 0)", "")
     for name in ("q_proj", "k_proj", "v_proj"):
         w = getattr(weights, name)
-        add(name, "sparse_dsp", dict(chain, run_time_n=spec.QKV_N), "17 x 16 INT8", "17 x 16 accumulators",
-            f"17 matvecs, W 16x16 2:4, {_chain_beats(w, spec.QKV_N)} w beats",
-            tok * dim * n_kept, tok * dim * n_kept)
-        add(name + "_rq", "adapter", rq(name), "17 x 16 accumulators", "17 x 16 INT8", "1")
-    add("scores", "sparse_dsp", dict(chain, run_time_n=4), "query 17 x 16 INT8; keys 20 x 16 INT8 (3 zero)",
-        "17 x 20 accumulators",
-        f"17 matvecs, W = K 20x16 dense, {_chain_beats(np.ones((slots, dim)), 4)} w beats",
-        tok * slots * dim, tok * tok * dim)
-    add("scores_rq", "adapter", rq("scores"), "17 x 20 accumulators", "17 x 20 s8.4 logits", "1")
-    add("softmax", "softmax", spec.SOFTMAX.to_dict(), "17 rows x 20 s8.4, slots 17..19 masked",
-        "17 x 20 u8.8", f"17 vectors of {slots // spec.SOFTMAX.lanes} beats")
-    add("probs_rq", "adapter", {"mult": 1, "shift": 1, "out_bits": 8}, "17 x 20 u8.8",
-        "17 x 20 u0.7 (INT8 0..127)", "1")
-    add("attn_out", "sparse_dsp", dict(chain, run_time_n=4), "probabilities 17 x 20; V^T 16 x 20 INT8",
-        "17 x 16 accumulators",
-        f"17 matvecs, W = V^T 16x20 dense, {_chain_beats(np.ones((dim, slots)), 4)} w beats",
+        add(name, "sparse_dsp", on_chain(spec.QKV_N), f"{tok} x {dim} INT8", acc(tok, dim),
+            f"{tok} matvecs of W {dim}x{dim} (2:4), {_chain_beats(w, spec.QKV_N)} w beats",
+            tok * dim * kept)
+        add(name + "_rq", "adapter", rq(name), acc(tok, dim), f"{tok} x {dim} INT8", "")
+    add("scores", "sparse_dsp", on_chain(spec.DENSE_N),
+        f"queries {tok} x {dim} INT8; W = keys {slots} x {dim} INT8 ({slots - tok} zero rows)",
+        acc(tok, slots), f"{tok} matvecs, {_chain_beats(np.ones((slots, dim)), 4)} w beats "
+        "(the image's keys)", tok * slots * dim, tok * tok * dim)
+    add("scores_rq", "adapter", rq("scores", "s8.4"), acc(tok, slots),
+        f"{tok} x {slots} s8.4 logits", "")
+    add("softmax", "softmax", spec.SOFTMAX.to_dict(),
+        f"{tok} vectors of {slots} s8.4, slots {tok}..{slots - 1} masked (tuser)",
+        f"{tok} x {slots} u8.8", f"{tok} vectors of {slots // spec.SOFTMAX.lanes} beats")
+    add("probs_rq", "adapter", {"op": "requantize", "mult": 1, "shift": 1, "out_bits": 8,
+                                "out": "u0.7"},
+        f"{tok} x {slots} u8.8", f"{tok} x {slots} u0.7 (INT8 codes 0..127)", "")
+    add("attn_out", "sparse_dsp", on_chain(spec.DENSE_N),
+        f"probabilities {tok} x {slots}; W = V^T {dim} x {slots} INT8 ({slots - tok} zero "
+        "columns)", acc(tok, dim),
+        f"{tok} matvecs, {_chain_beats(np.ones((dim, slots)), 4)} w beats (the image's V^T)",
         tok * dim * slots, tok * dim * tok)
-    add("attn_rq", "adapter", rq("attn_out"), "17 x 16 accumulators", "17 x 16 INT8", "1")
-    add("res1", "adapter", {"op": "add_saturate", "out_bits": 8}, "x0 + attention, 17 x 16 INT8",
-        "17 x 16 INT8 x1", "1")
-    for name, k, n, fmt in (("ffn1", dim, hid, "17 x 32 s8.5"), ("ffn2", hid, dim, "17 x 16 INT8")):
-        layer = getattr(weights, name)
-        p = layer.params
-        tiles = -(-tok // p.m) * (n // p.n)
-        add(name, "lut_tc", p.to_dict(), f"17 x {k} " + ("INT8" if name == "ffn1" else "s8.5"),
-            fmt, f"{tiles} tiles of {p.m}x{p.n}, K = {k} ({k // p.g} groups)",
-            -(-tok // p.m) * p.m * k * n, tok * k * n)
-    add("gelu", "gelu", spec.GELU.to_dict(), "17 x 32 s8.5", "17 x 32 s8.5",
+    add("attn_rq", "adapter", rq("attn_out"), acc(tok, dim), f"{tok} x {dim} INT8", "")
+    add("res1", "adapter", {"op": "add_saturate", "out_bits": 8},
+        f"x0 + attention, {tok} x {dim} INT8", f"{tok} x {dim} INT8 x1", "")
+    for name, k, n, fin, fout in (("ffn1", dim, hid, "INT8", "s8.5"),
+                                  ("ffn2", hid, dim, "s8.5", "INT8")):
+        p = getattr(weights, name).params
+        row_tiles = -(-tok // p.m)
+        add(name, "lut_tc", p.to_dict(), f"{tok} x {k} {fin}",
+            f"{tok} x {n} {fout} (requant stage: per-column scale and bias)",
+            f"{row_tiles * (n // p.n)} tiles of {p.m}x{p.n}, K = {k} ({k // p.g} groups), "
+            f"rows padded to {row_tiles * p.m}", row_tiles * p.m * k * n, tok * k * n)
+    add("gelu", "gelu", spec.GELU.to_dict(), f"{tok} x {hid} s8.5", f"{tok} x {hid} s8.5",
         f"{tok * hid // spec.GELU.lanes} beats")
-    add("res2", "adapter", {"op": "add_saturate", "out_bits": 8}, "x1 + FFN, 17 x 16 INT8",
-        "17 x 16 INT8 x2", "1")
-    add("pool", "adapter", {"op": "sum over tokens", **rq("pool")}, "17 x 16 INT8",
-        "16 INT8", "1", note="sum of 17 tokens, then requantize by about 1/17")
-    add("classifier", "sparse_dsp", dict(chain, run_time_n=4), "16 INT8", "10 accumulators (logits)",
-        f"1 matvec, W 10x16, {_chain_beats(weights.classifier, 4)} w beats", 160, 160)
+    add("res2", "adapter", {"op": "add_saturate", "out_bits": 8},
+        f"x1 + FFN, {tok} x {dim} INT8", f"{tok} x {dim} INT8 x2", "")
+    add("pool", "adapter", dict(rq("pool"), op=f"sum over {tok} tokens, then requantize"),
+        f"{tok} x {dim} INT8", f"{dim} INT8", "")
+    add("classifier", "sparse_dsp", on_chain(spec.DENSE_N), f"{dim} INT8",
+        f"{classes} accumulators (the logits)",
+        f"1 matvec of W {classes}x{dim} (4:4), {_chain_beats(weights.classifier, 4)} w beats",
+        classes * dim)
     return rows
+
+
+def op_table_markdown(weights: Weights):
+    """:func:`op_table` as a Markdown table (params of each family call in compact JSON)."""
+    lines = ["| op | block | in | out | calls per image | MACs | useful MACs | params |",
+             "|:---|:---|:---|:---|:---|---:|---:|:---|"]
+    for row in op_table(weights):
+        params = json.dumps(row["params"], sort_keys=True, separators=(", ", ": "))
+        lines.append(f"| {row['op']} | {row['family']} | {row['in']} | {row['out']} | "
+                     f"{row['calls']} | {row['macs'] or ''} | {row['useful_macs'] or ''} | "
+                     f"`{params}` |")
+    total = sum(row["macs"] for row in op_table(weights))
+    useful = sum(row["useful_macs"] for row in op_table(weights))
+    lines.append(f"| total | | | | | {total} | {useful} | |")
+    return "\n".join(lines) + "\n"

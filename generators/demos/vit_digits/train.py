@@ -150,7 +150,8 @@ def _gelu(x):
 
 
 def _gelu_grad(x):
-    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    density = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0))) + x * density
 
 
 def _softmax(s):
@@ -177,7 +178,6 @@ def _effective_weights(p, quant):
 def forward(p, pixels, quant=None):
     """``(logits, cache)`` for a batch of pixel codes; ``quant`` (scales and masks) switches on
     the rounding and clamping of the integer model."""
-    ones = None
     c = {"quant": quant}
     w = _effective_weights(p, quant)
     c["w"] = w
@@ -222,7 +222,6 @@ def forward(p, pixels, quant=None):
     pooled = q("pooled", x2.mean(axis=1), sx)
     c["pooled"] = pooled
     logits = pooled @ w["Wc"].T
-    del ones
     return logits, c
 
 
@@ -444,7 +443,13 @@ def run(config=Config, progress=print):
         "accuracy": {"float": float_acc, "quantised_before_tuning": qat_before,
                      "quantisation_aware": qat_acc},
     }
-    return float_file, export(tuned, quant)
+    weights_file = export(tuned, quant)
+    from .model import Weights, predict, run as run_integer
+
+    logits = run_integer(Weights.from_dict(weights_file), xte)
+    float_file["accuracy"]["integer"] = float((predict(logits) == yte).mean())
+    progress(f"integer model: test accuracy {float_file['accuracy']['integer']:.4f}")
+    return float_file, weights_file
 
 
 def quant_from_float_file(float_file):
