@@ -125,10 +125,10 @@ def _catalog(name):
 
 
 def test_blocks_are_catalog_configs(weights):
-    assert spec.CHAIN == _catalog("sparse_dsp_l8_m4")
-    assert spec.SOFTMAX == _catalog("softmax_int8")
-    assert spec.GELU == _catalog("gelu_int8")
-    pairs = _catalog("lut_tc_ternary_pairs").to_dict()
+    assert spec.CHAIN == _catalog(spec.CATALOG["sparse_dsp"]) == _catalog("sparse_dsp_l8_m4")
+    assert spec.SOFTMAX == _catalog(spec.CATALOG["softmax"]) == _catalog("softmax_int8")
+    assert spec.GELU == _catalog(spec.CATALOG["gelu"]) == _catalog("gelu_int8")
+    pairs = _catalog(spec.CATALOG["lut_tc"]).to_dict()
     for layer in (weights.ffn1, weights.ffn2):
         # The catalog's ternary-pairs core with its requantisation stage switched on.
         got = layer.params.to_dict()
@@ -263,3 +263,14 @@ def test_retrain_reproduces_the_shipped_files(tmp_path):
                    capture_output=True)
     for name in (model.FLOAT_FILE, model.WEIGHTS_FILE):
         assert (tmp_path / name).read_bytes() == (model.PACKAGE_DIR / name).read_bytes(), name
+
+
+def _block(text, name):
+    start, end = f"<!-- vit_digits:{name} -->\n", f"<!-- /vit_digits:{name} -->"
+    return text[text.index(start) + len(start):text.index(end)]
+
+
+def test_docs_tables_are_the_models(weights, float_file):
+    text = (REPO_ROOT / "docs" / "demos.md").read_text(encoding="utf-8")
+    assert _block(text, "ops") == model.op_table_markdown(weights)
+    assert _block(text, "accuracy") == model.accuracy_markdown(float_file)

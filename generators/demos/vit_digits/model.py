@@ -48,7 +48,8 @@ from . import spec
 from .requant import add_saturate, requantize
 
 __all__ = ["Weights", "Golden", "Fast", "run_batch", "run_image", "run", "predict", "op_table",
-           "op_table_markdown", "PACKAGE_DIR", "WEIGHTS_FILE", "FLOAT_FILE", "load_weights"]
+           "op_table_markdown", "accuracy_markdown", "PACKAGE_DIR", "WEIGHTS_FILE", "FLOAT_FILE",
+           "load_weights"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_FILE = "weights.json"
@@ -365,16 +366,45 @@ def op_table(weights: Weights):
     return rows
 
 
+def _label(row):
+    """A short name for a row's config: the catalog entry it is (``spec.CATALOG``) and what
+    differs, or the adapter's constants."""
+    p = row["params"]
+    if row["family"] == "adapter":
+        if "mult" in p:
+            return f"mult {p['mult']}, shift {p['shift']}, {p['out']}"
+        return "saturating add, 8 bits"
+    if row["family"] == "sparse_dsp":
+        return f"`{spec.CATALOG['sparse_dsp']}`, N = {p['run_time_n']}:{p['m']}"
+    if row["family"] == "lut_tc":
+        return f"`{spec.CATALOG['lut_tc']}` + requant, shift {p['shift']}"
+    return f"`{spec.CATALOG[row['family']]}`"
+
+
 def op_table_markdown(weights: Weights):
-    """:func:`op_table` as a Markdown table (params of each family call in compact JSON)."""
-    lines = ["| op | block | in | out | calls per image | MACs | useful MACs | params |",
-             "|:---|:---|:---|:---|:---|---:|---:|:---|"]
-    for row in op_table(weights):
-        params = json.dumps(row["params"], sort_keys=True, separators=(", ", ": "))
-        lines.append(f"| {row['op']} | {row['family']} | {row['in']} | {row['out']} | "
-                     f"{row['calls']} | {row['macs'] or ''} | {row['useful_macs'] or ''} | "
-                     f"`{params}` |")
-    total = sum(row["macs"] for row in op_table(weights))
-    useful = sum(row["useful_macs"] for row in op_table(weights))
-    lines.append(f"| total | | | | | {total} | {useful} | |")
+    """:func:`op_table` as a Markdown table (each block's config by its catalog name)."""
+    rows = op_table(weights)
+    lines = ["| op | block | config | in | out | calls per image | MACs | useful MACs |",
+             "|:---|:---|:---|:---|:---|:---|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row['op']} | {row['family']} | {_label(row)} | {row['in']} | "
+                     f"{row['out']} | {row['calls']} | {row['macs'] or ''} | "
+                     f"{row['useful_macs'] or ''} |")
+    total = sum(row["macs"] for row in rows)
+    useful = sum(row["useful_macs"] for row in rows)
+    lines.append(f"| total | | | | | | {total} | {useful} |")
+    return "\n".join(lines) + "\n"
+
+
+def accuracy_markdown(float_file):
+    """The accuracy table of the docs page from the float file's recorded accuracies."""
+    acc, split = float_file["accuracy"], float_file["split"]
+    lines = ["| model | test accuracy | correct |", "|:---|---:|---:|"]
+    for name, key in (("float (float64, before quantisation)", "float"),
+                      ("quantised, before fine-tuning (float simulation)",
+                       "quantised_before_tuning"),
+                      ("quantisation-aware fine-tuned (float simulation)", "quantisation_aware"),
+                      ("integer model (bit-exact, the RTL's reference)", "integer")):
+        correct = round(acc[key] * split["test"])
+        lines.append(f"| {name} | {100 * acc[key]:.2f} % | {correct}/{split['test']} |")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from ...sparse_dsp.params import SparseDspParams
 
 __all__ = ["PATCH", "PATCHES", "PATCH_PIXELS", "TOKENS", "SLOTS", "DIM", "HIDDEN", "CLASSES",
            "PIXEL_MAX", "ATTN_SCALE", "QKV_N", "DENSE_N", "CHAIN", "SOFTMAX", "GELU", "ffn_params",
-           "LOGIT_FRAC", "PROB_BITS", "GELU_FRAC", "patches"]
+           "LOGIT_FRAC", "PROB_BITS", "GELU_FRAC", "patches", "CATALOG"]
 
 PATCH = 2                       # patch side in pixels
 PATCHES = (8 // PATCH) ** 2     # 16 patch tokens
@@ -44,6 +44,11 @@ PROB_BITS = 7                   # probabilities enter P V as u0.7 INT8 codes (u8
 GELU = GeluParams(method="fitted_pwl", lanes=4, in_width=8, in_frac=5, out_width=8, out_frac=5,
                   table_frac=9, segments=((1, 4), (2, 3), (4, 3)))
 GELU_FRAC = 5
+
+
+#: The catalog entry each block's config is (the FFN's with its requantisation stage added).
+CATALOG = {"sparse_dsp": "sparse_dsp_l8_m4", "softmax": "softmax_int8", "gelu": "gelu_int8",
+           "lut_tc": "lut_tc_ternary_pairs"}
 
 
 def ffn_params(shift):
