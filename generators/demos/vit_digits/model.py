@@ -6,22 +6,22 @@ Per image (codes; shapes in tokens x features; see :mod:`.spec` and :func:`op_ta
 ====  ==============  ==========  =========================================================
 step  op              runs on     what
 ====  ==============  ==========  =========================================================
- 1    embed           sparse_dsp  We (16x4, INT8, 4:4) @ each 2x2 patch (pixel codes 0..16)
+ 1    embed           sparse_dsp  We (32x4, INT8, 4:4) @ each 2x2 patch (pixel codes 0..16)
  2    embed_rq        adapter     requantize -> INT8 residual codes
  3    pos_add         adapter     add_saturate(., positional codes); the class token on top
- 4    q/k/v_proj      sparse_dsp  Wq, Wk, Wv (16x16, INT8, 2:4) @ each token; requantize
- 5    scores          sparse_dsp  K (20 slots x 16, 3 zero rows) @ each query, 4:4
- 6    scores_rq       adapter     requantize -> s8.4 logits (1/sqrt(16) folded in)
+ 4    q/k/v_proj      sparse_dsp  Wq, Wk, Wv (32x32, INT8, 2:4) @ each token; requantize
+ 5    scores          sparse_dsp  K (20 slots x 32, 3 zero rows) @ each query, 4:4
+ 6    scores_rq       adapter     requantize -> s8.4 logits (1/sqrt(32) folded in)
  7    softmax         softmax     17 rows of 20 slots, slots 17..19 masked (padding mask)
  8    probs_rq        adapter     requantize(p, 1, 1) -> u0.7 codes (the chain is INT8)
- 9    attn_out        sparse_dsp  V^T (16 x 20 slots) @ each probability row, 4:4
+ 9    attn_out        sparse_dsp  V^T (32 x 20 slots) @ each probability row, 4:4
 10    attn_rq, res1   adapter     requantize; add_saturate with the block's input
-11    ffn1            lut_tc      ternary 16x32, requant stage (per-column scale, bias) -> s8.5
+11    ffn1            lut_tc      ternary 32x64, requant stage (per-column scale, bias) -> s8.5
 12    gelu            gelu        s8.5 -> s8.5
-13    ffn2            lut_tc      ternary 32x16, requant stage -> INT8 residual codes
+13    ffn2            lut_tc      ternary 64x32, requant stage -> INT8 residual codes
 14    res2            adapter     add_saturate with the attention output
 15    pool            adapter     sum over the 17 tokens, requantize by ~1/17
-16    classifier      sparse_dsp  Wc (10x16, INT8, 4:4) @ the pooled vector: the logits
+16    classifier      sparse_dsp  Wc (10x32, INT8, 4:4) @ the pooled vector: the logits
 ====  ==============  ==========  =========================================================
 
 The prediction is the first index of the largest logit. Two engines run the GEMMs:

@@ -1,10 +1,10 @@
 """Shape of the ViT digits classifier and the family params of every block it runs on.
 
-8x8 digit -> 16 patches of 2x2 pixels -> embedding (dim 16) + positional codes, plus one
+8x8 digit -> 16 patches of 2x2 pixels -> embedding (dim 32) + positional codes, plus one
 learned class token: 17 tokens, held in 20 slots (the chain's M = 4 blocks) with the last 3
 masked. One encoder block: Q, K, V projections (INT8, 2:4 sparse on the sparse DSP chain),
 single-head attention (Q K^T and P V on the same chain, dense; softmax on the softmax block,
-the 3 pad slots masked), residual; FFN 16 -> 32 -> 16 with ternary weights on the LUT tensor
+the 3 pad slots masked), residual; FFN 32 -> 64 -> 32 with ternary weights on the LUT tensor
 core (its requantisation stage gives INT8 with per-column scale and bias), GELU on the GELU
 block, residual; mean over the 17 tokens; classifier (INT8, dense on the chain).
 """
