@@ -24,7 +24,7 @@ from .requant import mult_shift
 
 __all__ = ["load_split", "init_params", "forward", "train", "calibrate", "export", "Config",
            "accuracy", "prune_mask", "run", "augment",
-           "dumps", "quant_from_float_file", "tuned_params"]
+           "dumps", "quant_from_float_file", "tuned_params", "round_mantissa"]
 
 SEED = 18
 TEST_FRACTION = 0.2
@@ -37,7 +37,7 @@ class Config:
     qat_epochs = 60
     batch = 64
     lr = 3e-3
-    qat_lr = 1e-3
+    qat_lr = 2e-3
     weight_decay = 1e-4
     percentile = 99.9       # activation calibration: this percentile of |x| maps to code 127
     shift = 0               # augmentation: each training image moved by up to this many pixels
@@ -286,6 +286,21 @@ def accuracy(p, pixels, labels, quant=None):
     return float((logits.argmax(axis=1) == labels).mean())
 
 
+def round_mantissa(x, bits):
+    """``x`` rounded to ``bits`` significant bits (elementwise, so exactly reproducible).
+
+    NumPy's reductions and BLAS may order a sum by the memory alignment of their operands, which
+    changes between processes: results then differ in the last bit. Rounding every gradient
+    (and the calibrated scales) to far fewer bits makes such differences vanish with near
+    certainty, so the trajectory, and with it the shipped files, repeat byte for byte."""
+    mantissa, exponent = np.frexp(np.asarray(x, dtype=np.float64))
+    return np.ldexp(np.floor(mantissa * 2.0**bits + 0.5), exponent - bits)
+
+
+GRADIENT_BITS = 12
+SCALE_BITS = 16
+
+
 class _Adam:
     def __init__(self, params, lr, weight_decay):
         self.lr, self.wd, self.t = lr, weight_decay, 0
@@ -295,7 +310,8 @@ class _Adam:
     def step(self, params, grads, lr):
         self.t += 1
         for k in params:
-            grad = grads[k] + (self.wd * params[k] if k.startswith("W") else 0.0)
+            grad = round_mantissa(grads[k], GRADIENT_BITS)
+            grad = grad + (self.wd * params[k] if k.startswith("W") else 0.0)
             self.m[k] = 0.9 * self.m[k] + 0.1 * grad
             self.v[k] = 0.999 * self.v[k] + 0.001 * grad * grad
             m_hat = self.m[k] / (1 - 0.9**self.t)
@@ -333,7 +349,8 @@ def calibrate(params, pixels, percentile=Config.percentile):
 
     def scale(*tensors):
         values = np.concatenate([np.abs(t).ravel() for t in tensors])
-        return float(np.percentile(values, percentile)) / 127
+        return float(round_mantissa(float(np.percentile(values, percentile)) / 127,
+                                    SCALE_BITS))
 
     return {"sx": scale(c["x0"], c["x1"], c["x2"]), "sq": scale(c["qv"]), "sk": scale(c["kv"]),
             "sv": scale(c["vv"])}
