@@ -24,8 +24,8 @@ from ..family import check_name
 from ..params import ParamError, did_you_mean, show
 from .params import CompositionError, FfnParams, Requant
 
-__all__ = ["Layer", "LayerEntry", "LAYERS", "layer_entry", "CompositionError", "FfnParams",
-           "Requant"]
+__all__ = ["Layer", "LayerEntry", "LAYERS", "layer_entry", "params_from_json",
+           "CompositionError", "FfnParams", "Requant"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,3 +86,11 @@ def layer_entry(name, table):
         return LayerEntry(name, LAYERS[layer].params_class.from_dict(values))
     except ParamError as error:
         raise type(error)(f"[{name}] {error}") from None
+
+
+def params_from_json(text):
+    """Rebuild a composed layer's parameters from its ``to_json`` (testbenches use this)."""
+    import json
+
+    values = json.loads(text)
+    return LAYERS[values.pop("layer")].params_class.from_dict(values)

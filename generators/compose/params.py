@@ -152,7 +152,7 @@ class FfnParams:
 
     def _part(self, name, cls, values):
         try:
-            return cls(**values)
+            return cls.from_dict(values)
         except ParamError as error:
             raise type(error)(f"{name}: {error}") from None
 
@@ -213,6 +213,7 @@ class FfnParams:
             raise CompositionError(
                 f"stream linear2.o ({n} lanes) cannot feed m_axis ({self.out_lanes_} lanes): "
                 f"out_lanes must divide lut_tc.n = {n}")
+        self._check_rates()
         fin = gp.in_format
         joins = (("requant1", self.requant1, f"gelu.i (s{fin.width}.{fin.frac})", fin.width,
                   fin.signed),
@@ -231,6 +232,24 @@ class FfnParams:
         if l1.act_width != 8:
             raise CompositionError(f"stream s_axis (s8) cannot feed linear1.a (s{l1.act_width} "
                                    f"activations): lut_tc.act_width must be 8")
+
+    def _check_rates(self):
+        """A narrowing adapter must drain a tile of results before the next tile is done, or
+        it, not the GEMM block, sets the pace (and the block idles)."""
+        n = self.linear1.n
+        for linear, lanes, steps, field in (("linear1", self.gelu_params.lanes, self.steps1,
+                                             "gelu.lanes"),
+                                            ("linear2", self.out_lanes_, self.steps2,
+                                             "out_lanes")):
+            drain = self.rows * n // lanes
+            if drain > steps:
+                enough = [d for d in range(1, n + 1) if n % d == 0 and self.rows * n // d <= steps]
+                hint = (f"use {field} >= {enough[0]}" if enough else
+                        f"a tile must have at least rows = {self.rows} steps")
+                raise CompositionError(
+                    f"stream {linear}.o ({self.rows} x {n} results a tile) cannot drain through "
+                    f"{field} = {lanes} lanes in time: {drain} cycles a tile, but {linear} ends "
+                    f"a tile every {steps} cycles; {hint}")
 
     def _check_weights(self):
         given = [name for name in ("w1", "w2", "z1", "z2") if getattr(self, name) is not None]

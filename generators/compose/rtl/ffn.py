@@ -111,13 +111,17 @@ class FfnCore(wiring.Component):
     def latency(self):
         """Cycles from a job's last input beat to its first output beat on an idle layer at full
         rate, summed from the parts: the input buffer's turn-around, linear1's whole job (linear2
-        needs every hidden activation of a row before its first tile ends), linear1's drain and
-        the narrowing of its last tile, the element-wise parts, the hidden buffer's turn-around,
-        linear2's first tile, its drain and the output adapters."""
+        needs every hidden activation before its first tile ends), linear1's drain of its last
+        tile (row by row, each row in ``n // gelu.lanes`` pieces when narrowed), the element-wise
+        parts, the hidden buffer's turn-around, linear2's first tile and drain, and the output
+        adapters. (The params refuse narrowings that would throttle a linear, so no stall
+        enters.)"""
         p, parts = self._params, self._parts
-        narrow1 = p.rows * p.linear1.n // p.gelu_params.lanes if "narrow1" in parts else 0
+        pieces = p.linear1.n // p.gelu_params.lanes
+        drain1 = (p.rows - 1) * pieces + (Narrow.LATENCY + pieces - 1 if "narrow1" in parts
+                                          else 0)
         return (ActivationBuffer.LATENCY + p.tiles1 * p.steps1 + parts["linear1"].latency
-                + narrow1 + 2 * Requantize.LATENCY + parts["gelu"].latency
+                + drain1 + 2 * Requantize.LATENCY + parts["gelu"].latency
                 + ActivationBuffer.LATENCY + p.steps2 + parts["linear2"].latency
                 + (Narrow.LATENCY if "narrow2" in parts else 0) + Requantize.LATENCY)
 
@@ -153,8 +157,9 @@ class FfnCore(wiring.Component):
                 (("x", "input feature", fixed_format(8, 0, True)),
                  ("y", "output feature", fixed_format(8, 0, True)))),
             rules=(f"a job is exactly {p.in_beats} input beats; results leave in input order",),
-            initiation_interval=max(p.tiles1 * p.steps1, p.tiles2 * p.steps2),
-            initiation_meaning="cycles per job in steady state (the busier linear's tile steps)",
+            initiation_interval=max(p.in_beats, p.tiles1 * p.steps1, p.tiles2 * p.steps2),
+            initiation_meaning="cycles per job in steady state: the busier linear's tile steps "
+                               "(or the input beats, if more)",
         )
 
     def elaborate(self, platform):

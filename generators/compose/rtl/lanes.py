@@ -16,6 +16,9 @@ class Narrow(wiring.Component):
     A register holds the wide beat while its pieces leave; the next beat enters as the last
     piece does, so ``narrow`` elements leave every cycle."""
 
+    #: Cycles from a beat's input transfer to its first piece's output valid.
+    LATENCY = 1
+
     def __init__(self, wide, narrow, fmt):
         if wide % narrow:
             raise ValueError(f"narrow must divide wide, not {narrow} and {wide}")
