@@ -17,7 +17,8 @@ from ..lut_tc.params import LutTcParams
 from ..params import ParamError, ParamTypeError, ParamValueError, check_int, did_you_mean, show
 from .adapters import MAX_SHIFT, MULT_BITS
 
-__all__ = ["CompositionError", "Requant", "FfnParams", "LUT_TC_OPTIONS", "FFN_WEIGHT_FORMATS"]
+__all__ = ["CompositionError", "Requant", "FfnParams", "LUT_TC_OPTIONS", "FFN_WEIGHT_FORMATS",
+           "DEFAULT_LUT_TC"]
 
 
 class CompositionError(ParamValueError):
@@ -28,6 +29,12 @@ class CompositionError(ParamValueError):
 #: weight format itself; no epilogue: the adapters requantise).
 LUT_TC_OPTIONS = ("n", "g", "bit_serial", "symmetrize", "preflip", "ternary_pairs", "adder_tree")
 FFN_WEIGHT_FORMATS = ("ternary", "int2")
+#: The LUT tensor core options by weight format when a layer gives none: the catalog's
+#: elongated M x N8 tile, g = 4, one K-group a cycle (ternary: one lookup per pair of weights).
+DEFAULT_LUT_TC = {
+    "ternary": (("n", 8), ("g", 4), ("bit_serial", False), ("ternary_pairs", True)),
+    "int2": (("n", 8), ("g", 4), ("bit_serial", False)),
+}
 
 
 def _check_bool(name, value):
@@ -81,10 +88,11 @@ def _matrix(name, value, shape, what):
         array = np.array(value, dtype=object)
     except ValueError:
         array = None
-    if array is None or array.shape != shape:
-        got = "x".join(map(str, array.shape)) if array is not None else "ragged"
+    ragged = array is None or any(isinstance(v, (list, tuple)) for v in array.reshape(-1))
+    if ragged or array.shape != shape:
+        got = "" if ragged else " x ".join(map(str, array.shape))
         raise CompositionError(f"{name} must be {' x '.join(map(str, shape))} ({what}), not "
-                               f"{got.replace('x', ' x ') if got else 'empty'}")
+                               f"{got or 'ragged or empty'}")
     flat = array.reshape(-1)
     for index, v in enumerate(flat):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
@@ -120,7 +128,7 @@ class FfnParams:
     weight_format: str = "ternary"
     in_lanes: int | None = None          # None: lut_tc.g
     out_lanes: int | None = None         # None: lut_tc.n
-    lut_tc: tuple = (("n", 8), ("g", 4), ("bit_serial", False), ("ternary_pairs", True))
+    lut_tc: tuple | None = None          # None: DEFAULT_LUT_TC of the weight format
     gelu: tuple = (("lanes", 2), ("in_width", 8), ("in_frac", 5), ("out_width", 8),
                    ("out_frac", 5))
     requant1: Requant = Requant(mult=1, shift=4)
@@ -157,6 +165,8 @@ class FfnParams:
             raise type(error)(f"{name}: {error}") from None
 
     def _check_parts(self):
+        if self.lut_tc is None:
+            self._set("lut_tc", DEFAULT_LUT_TC[self.weight_format])
         options = _table("lut_tc", dict(self.lut_tc), LUT_TC_OPTIONS)
         if "weight_format" in options:
             raise ParamValueError("lut_tc.weight_format is the layer's weight_format")
@@ -185,9 +195,6 @@ class FfnParams:
             raise CompositionError(
                 f"stream s_axis ({self.in_lanes_} lanes) cannot feed linear1.a (K-groups of "
                 f"{g}): in_lanes must divide lut_tc.g = {g}, not {self.in_lanes_}")
-        if self.d_in % self.in_lanes_:
-            raise CompositionError(f"in_lanes must divide d_in = {self.d_in}, not "
-                                   f"{self.in_lanes_}")
         for name, k in (("d_in", self.d_in), ("hidden", self.hidden)):
             if k % g:
                 raise CompositionError(f"{name} must be a multiple of lut_tc.g = {g} (whole "
@@ -229,9 +236,6 @@ class FfnParams:
                     + (f"element widths {bits} and {width} differ" if bits != width else
                        "signedness differs"))
             self._set(f"{name}_", requant.resolved(width))
-        if l1.act_width != 8:
-            raise CompositionError(f"stream s_axis (s8) cannot feed linear1.a (s{l1.act_width} "
-                                   f"activations): lut_tc.act_width must be 8")
 
     def _check_rates(self):
         """A narrowing adapter must drain a tile of results before the next tile is done, or
