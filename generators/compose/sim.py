@@ -1,9 +1,9 @@
 """Amaranth-simulator runs of a composed layer: results, and per part the cycles it is busy.
 
 A part is busy on a cycle when its pacing stream transfers a beat: a LUT tensor core's ``w``
-(one tile step), a narrowing adapter's ``o``, any other part's ``i``. :func:`busy_fractions` counts them over a window of
-steady-state jobs (each job's first input to the next job's, so start-up and drain are left
-out). Used by the tier-1 tests and the figures in docs/composition.md.
+(one tile step), a narrowing adapter's ``o``, any other part's ``i``. :func:`busy_fractions`
+counts them over a window of steady-state jobs (each job's first input to the next job's, so
+start-up and drain are left out). Used by the tier-1 tests and the figures in docs/composition.md.
 """
 
 from amaranth.sim import Simulator

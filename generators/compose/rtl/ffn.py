@@ -128,7 +128,7 @@ class FfnCore(wiring.Component):
     @property
     def block_spec(self):
         p = self._params
-        l2, n = p.linear2, p.linear2.n
+        n = p.linear2.n
         job = f"{p.rows} tokens of {p.d_in} INT8 features"
         per_tile = p.rows * n // p.out_lanes_
         return BlockSpec(

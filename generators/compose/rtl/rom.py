@@ -1,7 +1,7 @@
 """Weight streams from on-chip memory: a ROM of a layer's beats, replayed in order forever."""
 
 from amaranth.hdl import Module, Shape, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
