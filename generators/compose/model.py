@@ -16,11 +16,13 @@ def _apply(requant, acc):
     return requantize(acc, requant.mult, requant.shift, requant.out_bits, requant.signed)
 
 
-def linear(lut_params, a, q, z=None):
-    """``A @ (q - z)`` [m x N] as the LUT tensor core computes it: one tile per ``n`` columns,
-    each through the family's bit-exact model."""
-    n = lut_params.n
-    tiles = [lut_tc(lut_params, a, q[:, j:j + n], None if z is None else z[j:j + n])
+def linear(lut_params, a, q, z=None, bias=None):
+    """``A @ (q - z)`` [m x N] (+ ``bias`` [N] on every row, saturating, through the core's
+    accumulator input) as the LUT tensor core computes it: one tile per ``n`` columns, each
+    through the family's bit-exact model."""
+    n, m = lut_params.n, lut_params.m
+    tiles = [lut_tc(lut_params, a, q[:, j:j + n], None if z is None else z[j:j + n],
+                    acc_in=None if bias is None else np.tile(bias[j:j + n], (m, 1)))
              for j in range(0, q.shape[1], n)]
     return tiles_to_rows(np.stack(tiles))
 
@@ -36,11 +38,12 @@ def ffn_stages(params: FfnParams, x):
         raise ValueError("x must hold INT8 codes, -128..127")
     q1, z1 = params.codes(1)
     q2, z2 = params.codes(2)
-    stages = {"acc1": linear(params.linear1, x, q1, z1)}
+    b1, b2 = params.biases
+    stages = {"acc1": linear(params.linear1, x, q1, z1, b1)}
     stages["gelu_in"] = _apply(params.requant1_, stages["acc1"])
     stages["gelu_out"] = gelu(params.gelu_params, stages["gelu_in"])
     stages["hidden"] = _apply(params.requant2_, stages["gelu_out"])
-    stages["acc2"] = linear(params.linear2, stages["hidden"], q2, z2)
+    stages["acc2"] = linear(params.linear2, stages["hidden"], q2, z2, b2)
     stages["y"] = _apply(params.requant3_, stages["acc2"])
     return stages
 

@@ -116,7 +116,13 @@ class FfnParams:
     input width, ``requant2`` to the second linear's activation width, ``requant3`` to INT8).
     Weights: integers ``w1`` [d_in x hidden] and ``w2`` [hidden x d_out] (ternary: -1, 0, +1;
     int2: ``w + z`` in 0..3 with per-column zero points ``z1``, ``z2``), or ``weights_seed``
-    for seeded random weights.
+    for seeded random weights. Biases (optional, either way): ``b1`` [hidden], ``b2`` [d_out],
+    added to each linear's accumulators (saturating) through the LUT tensor core's accumulator
+    input, before the requantiser.
+
+    Resolved after validation: ``linear1``, ``linear2`` (LutTcParams), ``gelu_params``,
+    ``in_lanes_``, ``out_lanes_`` and ``requant1_`` .. ``requant3_`` (defaults filled in),
+    ``weights`` (``w1, w2, z1, z2`` arrays) and ``biases`` (``b1, b2`` arrays or None).
     """
 
     layer = "ffn"
@@ -139,6 +145,8 @@ class FfnParams:
     w2: tuple = None
     z1: tuple = None
     z2: tuple = None
+    b1: tuple = None
+    b2: tuple = None
 
     # -- construction ---------------------------------------------------------------------------
     def __post_init__(self):
@@ -171,9 +179,11 @@ class FfnParams:
         if "weight_format" in options:
             raise ParamValueError("lut_tc.weight_format is the layer's weight_format")
         self._set("linear1", self._part("lut_tc", LutTcParams, dict(
-            options, m=self.rows, max_k=self.d_in, weight_format=self.weight_format)))
+            options, m=self.rows, max_k=self.d_in, weight_format=self.weight_format,
+            acc_in=self.b1 is not None)))
         self._set("linear2", self._part("lut_tc", LutTcParams, dict(
-            options, m=self.rows, max_k=self.hidden, weight_format=self.weight_format)))
+            options, m=self.rows, max_k=self.hidden, weight_format=self.weight_format,
+            acc_in=self.b2 is not None)))
         self._set("gelu_params", self._part("gelu", GeluParams, dict(self.gelu)))
         g, n = self.linear1.g, self.linear1.n
         self._set("in_lanes_", g if self.in_lanes is None else self.in_lanes)
@@ -280,6 +290,22 @@ class FfnParams:
         for name, w, z, zname in (("w1", w1, z1, "z1"), ("w2", w2, z2, "z2")):
             self._fit(name, w, z, zname)
         self._set("weights", (w1, w2, z1, z2))
+        biases = []
+        for name, length, what, linear in (("b1", self.hidden, "hidden", self.linear1),
+                                           ("b2", self.d_out, "d_out", self.linear2)):
+            if getattr(self, name) is None:
+                biases.append(None)
+                continue
+            b = _matrix(name, getattr(self, name), (length,), what)
+            limit = 1 << (linear.out_width - 1)
+            bad = np.argwhere((b < -limit) | (b >= limit))
+            if bad.size:
+                k = bad[0][0]
+                raise CompositionError(
+                    f"{name}[{k}] does not fit the {linear.out_width}-bit accumulator of "
+                    f"linear{name[1]}: it must be between {-limit} and {limit - 1}, not {b[k]}")
+            biases.append(b)
+        self._set("biases", tuple(biases))
 
     def _fit(self, name, w, z, zname):
         """Weights that do not fit the format: the first one, where, and what is allowed."""
@@ -345,7 +371,7 @@ class FfnParams:
         for name in ("requant1", "requant2", "requant3"):
             if name in values:
                 values[name] = Requant.from_dict(name, values[name])
-        for name in ("w1", "w2", "z1", "z2"):
+        for name in ("w1", "w2", "z1", "z2", "b1", "b2"):
             if name in values:
                 values[name] = _nested(values[name])
         if any(name in values for name in ("w1", "w2")) and "weights_seed" not in values:
@@ -367,6 +393,9 @@ class FfnParams:
             for name, array in zip(("w1", "w2", "z1", "z2"), self.weights):
                 if array is not None:
                     out[name] = array.tolist()
+        for name, array in zip(("b1", "b2"), self.biases):
+            if array is not None and weights:
+                out[name] = array.tolist()
         out["weights_sha256"] = self.weights_digest
         return out
 
@@ -378,7 +407,7 @@ class FfnParams:
     @property
     def weights_digest(self):
         digest = hashlib.sha256()
-        for array in self.weights:
+        for array in self.weights + self.biases:
             if array is not None:
                 digest.update(np.ascontiguousarray(array, dtype="<i8").tobytes())
         return digest.hexdigest()

@@ -67,11 +67,18 @@ def _by_hand(p, x):
     def rq(r, acc):
         return requantize(acc, r.mult, r.shift, r.out_bits, r.signed)
 
+    def plus(acc, bias, linear):
+        if bias is None:
+            return acc
+        limit = 1 << (linear.out_width - 1)
+        return np.clip(acc + bias[None, :], -limit, limit - 1)
+
     w1 = real_weights(p.weight_format, *p.codes(1))
     w2 = real_weights(p.weight_format, *p.codes(2))
-    acc1 = x @ w1
+    b1, b2 = p.biases
+    acc1 = plus(x @ w1, b1, p.linear1)
     hidden = rq(p.requant2_, gelu(p.gelu_params, rq(p.requant1_, acc1)))
-    return acc1, hidden, rq(p.requant3_, hidden @ w2)
+    return acc1, hidden, rq(p.requant3_, plus(hidden @ w2, b2, p.linear2))
 
 
 @pytest.mark.parametrize("values", [
@@ -81,6 +88,8 @@ def _by_hand(p, x):
          gelu=(("lanes", 2), ("in_width", 10), ("in_frac", 7), ("out_width", 8),
                ("out_frac", 5), ("method", "fitted_pwl")),
          lut_tc=(("n", 8), ("g", 2), ("bit_serial", True))),
+    dict(weight_format="int2", weights_seed=6, b1=list(range(-640, 640, 10)),
+         b2=list(range(-3200, 3200, 200))),
 ])
 def test_ffn_model_is_the_parts_chained(values):
     p = FfnParams(**values)
@@ -91,7 +100,8 @@ def test_ffn_model_is_the_parts_chained(values):
         stages = ffn_stages(p, x)
         acc1, hidden, y = _by_hand(p, x)
         assert (stages["acc1"] == acc1).all()
-        assert (stages["acc1"] == reference(p.weight_format, x, *p.codes(1))).all()
+        bias = 0 if p.biases[0] is None else p.biases[0]
+        assert (stages["acc1"] == reference(p.weight_format, x, *p.codes(1)) + bias).all()
         assert (stages["hidden"] == hidden).all()
         assert (stages["y"] == y).all() and (ffn(p, x) == y).all()
         assert y.min() >= -128 and y.max() <= 127

@@ -161,3 +161,17 @@ def test_json_round_trip_seeded_and_explicit():
 def test_params_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         FfnParams().rows = 3
+
+
+def test_biases_that_do_not_fit():
+    refused(CompositionError, "b1[1] does not fit the 11-bit accumulator of linear1: it must be "
+            "between -1024 and 1023, not 5000", b1=[0, 5000, 0, 0], **TINY)
+    refused(CompositionError, "b2 must be 4 (d_out), not 3", b2=[0, 0, 0], **TINY)
+
+
+def test_biases_round_trip_and_enter_the_digest():
+    plain = FfnParams(**TINY)
+    biased = FfnParams(b1=[1, 2, 3, 4], b2=[-1, 0, 1, 2], **TINY)
+    assert biased.linear1.acc_in and biased.linear2.acc_in and not plain.linear1.acc_in
+    assert biased.weights_digest != plain.weights_digest
+    assert params_from_json(biased.to_json()) == biased

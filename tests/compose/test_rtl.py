@@ -74,9 +74,12 @@ def test_join_names_both_streams_and_what_differs():
                                  "(4 x s18 + last): data: lane counts 2 and 4 differ")
 
 
+#: INT2 bit-serial, with biases on both linears (the accumulator-input ROMs).
 SMALL_INT2 = FfnParams(rows=2, d_in=16, hidden=16, d_out=8, weight_format="int2",
                        weights_seed=12, out_lanes=2, requant1=Requant(mult=5, shift=6),
-                       lut_tc=(("n", 4), ("g", 4), ("bit_serial", True)))
+                       lut_tc=(("n", 4), ("g", 4), ("bit_serial", True)),
+                       b1=[(-1) ** k * 37 * k for k in range(16)],
+                       b2=[(-1) ** k * 401 * k for k in range(8)])
 
 
 def test_ffn_int2_bit_exact_under_backpressure():
@@ -86,6 +89,9 @@ def test_ffn_int2_bit_exact_under_backpressure():
     got, want, _monitors = run_ffn(SMALL_INT2, jobs, in_pauses=random_pauses(0.3, "in"),
                                    out_pauses=random_pauses(0.5, "out"))
     assert got == want
+    _got, _want, monitors = run_ffn(SMALL_INT2, jobs[:1])
+    first = monitors["top"]["o"].transfers[0] - monitors["top"]["i"].transfers[-1]
+    assert first == FfnCore(SMALL_INT2).latency
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

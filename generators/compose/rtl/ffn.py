@@ -44,10 +44,12 @@ class FfnCore(wiring.Component):
     """``rows`` tokens of ``d_in`` INT8 features in, ``rows`` x ``d_out`` INT8 results out.
 
     Parts, in data-flow order (:attr:`parts`): ``in_buffer`` (replays the job's activations for
-    each of linear1's column tiles), ``linear1`` (LUT tensor core, weights from ``w1_rom``),
-    ``narrow1`` (n lanes to GELU's), ``requant1``, ``gelu``, ``requant2``, ``hidden_buffer``
-    (reorders the hidden activations into K-groups and replays them for each of linear2's column
-    tiles), ``linear2`` (``w2_rom``), ``narrow2`` (n lanes to ``out_lanes``), ``requant3``.
+    each of linear1's column tiles), ``linear1`` (LUT tensor core, weights from ``w1_rom``, zero
+    points from ``z1_rom`` for int2, biases from ``b1_rom`` into its accumulator input when
+    given), ``narrow1`` (n lanes to GELU's), ``requant1``, ``gelu``, ``requant2``,
+    ``hidden_buffer`` (reorders the hidden activations into K-groups and replays them for each
+    of linear2's column tiles), ``linear2`` (``w2_rom``, ``z2_rom``, ``b2_rom``), ``narrow2``
+    (n lanes to ``out_lanes``), ``requant3``.
     Both buffers hold two jobs, so linear1 works on job j + 1 while linear2 works on job j.
 
     Members
@@ -70,7 +72,7 @@ class FfnCore(wiring.Component):
         parts["in_buffer"] = ActivationBuffer(rows=p.rows, k=p.d_in, g=l1.g, in_lanes=p.in_lanes_,
                                               tile_width=p.d_in, repeats=p.tiles1)
         parts["linear1"] = LUT_TC.core(l1)
-        parts.update(self._roms("1", parts["linear1"], l1, q1, z1, p.steps1))
+        parts.update(self._roms("1", parts["linear1"], l1, q1, z1, p.steps1, p.biases[0]))
         acc1 = Fixed(l1.result_width, 0)
         if l1.n != gp.lanes:
             parts["narrow1"] = Narrow(l1.n, gp.lanes, acc1)
@@ -81,7 +83,7 @@ class FfnCore(wiring.Component):
                                                   in_lanes=gp.lanes, tile_width=l1.n,
                                                   repeats=p.tiles2, width=l2.act_width)
         parts["linear2"] = LUT_TC.core(l2)
-        parts.update(self._roms("2", parts["linear2"], l2, q2, z2, p.steps2))
+        parts.update(self._roms("2", parts["linear2"], l2, q2, z2, p.steps2, p.biases[1]))
         acc2 = Fixed(l2.result_width, 0)
         if l2.n != p.out_lanes_:
             parts["narrow2"] = Narrow(l2.n, p.out_lanes_, acc2)
@@ -91,11 +93,17 @@ class FfnCore(wiring.Component):
                           "o": Out(lanes_stream(p.out_lanes_, Fixed(8, 0)))})
 
     @staticmethod
-    def _roms(which, core, lut_params, q, z, steps):
+    def _roms(which, core, lut_params, q, z, steps, bias):
         w_beats, z_beats = _tile_beats(lut_params, q, z)
         roms = {f"w{which}_rom": RomStream(core.w.payload.shape(), w_beats, steps)}
         if z is not None:
             roms[f"z{which}_rom"] = RomStream(core.z.payload.shape(), z_beats)
+        if bias is not None:
+            # The accumulator input takes one beat a row of each tile: the tile's biases.
+            n = lut_params.n
+            beats = [list(bias[j:j + n]) for j in range(0, len(bias), n)
+                     for _row in range(lut_params.m)]
+            roms[f"b{which}_rom"] = RomStream(core.c.payload.shape(), beats)
         return roms
 
     @property
@@ -173,6 +181,8 @@ class FfnCore(wiring.Component):
             chain.append((f"w{which}_rom", "o", f"linear{which}", "w"))
             if f"z{which}_rom" in parts:
                 chain.append((f"z{which}_rom", "o", f"linear{which}", "z"))
+            if f"b{which}_rom" in parts:
+                chain.append((f"b{which}_rom", "o", f"linear{which}", "c"))
         flow = [name for name in ("linear1", "narrow1", "requant1", "gelu", "requant2",
                                   "hidden_buffer") if name in parts]
         chain += [(a, "o", b, "a" if b.startswith("linear") else "i")
