@@ -115,3 +115,20 @@ def test_ffn_examples_latency_cycles_and_busy_parts(name):
     expected = {"ffn_ternary": 1.0, "ffn_int2": 0.5}[name]
     for part in ("narrow1", "requant1", "gelu", "requant2", "hidden_buffer"):
         assert busy[part] == expected, (part, busy)
+
+
+def test_input_bound_layer_runs_at_the_input_rate():
+    """One feature a beat: the input (32 beats a job) is slower than linear1 (16 tile steps);
+    the period is the input's, as the manifest's initiation interval says, and the latency
+    is unchanged."""
+    p = FfnParams(rows=2, d_in=16, hidden=16, d_out=8, in_lanes=1, out_lanes=2, weights_seed=5,
+                  lut_tc=(("n", 4), ("g", 4), ("bit_serial", False), ("ternary_pairs", True)))
+    rng = np.random.default_rng(13)
+    jobs = [rng.integers(-128, 128, (p.rows, p.d_in)) for _ in range(6)]
+    got, want, monitors = run_ffn(p, jobs)
+    assert got == want
+    cycles, busy = busy_fractions(p, monitors, 2, 5)
+    core = FfnCore(p)
+    assert cycles == core.block_spec.initiation_interval == p.in_beats == 32
+    assert busy["in_buffer"] == 1.0 and busy["linear1"] == 0.5
+    assert monitors["top"]["o"].transfers[0] - monitors["top"]["i"].transfers[31] == core.latency
