@@ -39,6 +39,8 @@ class Layer:
     estimator: str
     summary: str
     docs_page: str = "docs/composition.md"
+    #: No board self-test model yet (the self-test's one-in/one-out frames; see Family).
+    frame_model: object = None
 
     def core(self, params):
         module, builder = self.core_builder.split(":")
