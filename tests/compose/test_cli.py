@@ -24,7 +24,7 @@ def test_build_example_config(tmp_path, capsys):
     described = json.loads(first["ffn_ternary.json"])
     jsonschema.validate(described, SCHEMA)
     assert described["family"] == "ffn" and described["params"]["hidden"] == 128
-    assert described["initiation_interval"] == 128 and described["latency_cycles"] == 184
+    assert described["initiation_interval"] == 128 and described["latency_cycles"] == 188
     assert sorted(described["streams"]) == ["m_axis", "s_axis"]
     assert "module ffn_ternary(" in first["ffn_ternary.v"].decode()
     assert main(["build", "--config", str(EXAMPLES), "--only", "ffn_ternary", "--check",

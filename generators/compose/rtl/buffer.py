@@ -4,6 +4,7 @@ written while the current one is replayed."""
 
 from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -33,8 +34,10 @@ class ActivationBuffer(wiring.Component):
     """
 
     #: Cycles from the transfer of a job's last input beat to its first output beat (idle
-    #: buffer): the bank's full flag, then the read register.
-    LATENCY = 2
+    #: buffer): the bank's full flag, the read register, the FIFO's write and output register.
+    LATENCY = 4
+    #: Entries of the output FIFO (see :class:`RomStream`: 4 keep a beat leaving every cycle).
+    FIFO_DEPTH = 4
 
     def __init__(self, *, rows, k, g, in_lanes, tile_width, repeats, width=8):
         if g & (g - 1) or g % in_lanes or tile_width % in_lanes or k % tile_width or k % g:
@@ -86,18 +89,23 @@ class ActivationBuffer(wiring.Component):
         repeat = Signal(index_range(self._repeats))
         have = Signal()
         m.d.comb += have.eq(Cat(*full).bit_select(r_bank, 1))
+        # The memories' read data only fills a small FIFO whose output register drives the
+        # stream (a block RAM's clock-to-output never meets the GEMM block's table adders):
+        # a read is issued while the FIFO has room for it beside the read in flight.
+        width = rows * g * self._width
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width + 1, depth=self.FIFO_DEPTH)
+        in_flight, in_flight_last = Signal(), Signal()
         advance = Signal()
-        m.d.comb += advance.eq(have & (~self.o.valid | self.o.ready))
+        m.d.comb += advance.eq(have & (fifo.level + in_flight < self.FIFO_DEPTH))
         end_group = group == words - 1
         end_repeat = repeat == self._repeats - 1
+        m.d.sync += in_flight.eq(advance)
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(1), self.o.p.last.eq(end_group), group.eq(group + 1)]
+            m.d.sync += [in_flight_last.eq(end_group), group.eq(group + 1)]
             with m.If(end_group):
                 m.d.sync += [group.eq(0), repeat.eq(repeat + 1)]
                 with m.If(end_repeat):
                     m.d.sync += [repeat.eq(0), r_bank.eq(~r_bank)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
 
         # A bank fills as its job's last element is written and empties as its last replay
         # leaves; the two never touch the same bank in one cycle.
@@ -123,5 +131,8 @@ class ActivationBuffer(wiring.Component):
             for j in range(g):
                 m.d.comb += wp.en[j].eq(fire & (row == r) & (lane == j // lanes * lanes))
             reads.append(rp.data)
-        m.d.comb += self.o.p.data.as_value().eq(Cat(*reads))
+        m.d.comb += [fifo.w_en.eq(in_flight), fifo.w_data.eq(Cat(*reads, in_flight_last)),
+                     self.o.valid.eq(fifo.r_rdy), fifo.r_en.eq(self.o.ready),
+                     self.o.p.data.as_value().eq(fifo.r_data[:width]),
+                     self.o.p.last.eq(fifo.r_data[width])]
         return m
