@@ -8,6 +8,9 @@ A config file holds one table per block; the table's name becomes the module and
     family = "gelu"
     method = "fitted_pwl"
     lanes = 8
+
+A table with a ``layer`` key instead of ``family`` is a composed layer
+(:mod:`generators.compose`, docs/composition.md).
 """
 
 import tomllib
@@ -40,6 +43,11 @@ def entry_from_table(name, table):
     check_name(name)
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}] must be a table of parameters, not {show(table)}")
+    if "layer" in table:
+        # A composed layer (generators/compose/, the layer above the families), by name.
+        from .compose import layer_entry
+
+        return layer_entry(name, table)
     values = dict(table)
     family = values.pop("family", None)
     if family is None:
