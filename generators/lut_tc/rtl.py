@@ -78,9 +78,33 @@ def corrected(summed, extra):
     return step_value
 
 
-def plane_sum(m, terms, name):
+def pair_select(m, entries, field, name):
+    """One pair lookup of ``ternary_pairs`` as the one's complement (the carry-in is the caller's):
+    ``~0`` or ``0`` with the zero flag, else ``entries[j]`` complemented by the sign.
+
+    Three LUT4 a bit, in two kept levels: ``(j0 ? e1 : e0) & ~zero`` and its pair for e2, e3
+    (four inputs each), then ``(j1 ? hi : lo) ^ sign`` (four inputs). Left to abc as one
+    function of eight inputs, synth_ecp5 maps much of it into LUT6 (four LUT4 each, with
+    PFUMX/L6MUX21): measured 2469 LUT4 on ECP5 for the M2 x N8 pairs core, 1509 with these
+    levels kept (the iCE40 count, without wide LUTs, moved less).
+    """
+    j0, j1, sign, zero = field[0], field[1], field[2], field[3]
+    width = entries[0].shape().width
+    level = []
+    for half in range(2):
+        low = Signal(signed(width), name=f"{name}_sel{half}", attrs={"keep": 1})
+        m.d.comb += low.eq(Mux(j0, entries[2 * half + 1], entries[2 * half])
+                           & ~zero.replicate(width).as_signed())
+        level.append(low)
+    picked = Signal(signed(width), name=f"{name}_pick", attrs={"keep": 1})
+    m.d.comb += picked.eq(ones_complement(Mux(j1, level[1], level[0]), sign))
+    return picked
+
+
+def plane_sum(m, terms, name, complemented=False):
     """``f(acc) = acc + sum_b (-1)**sign_b * value_b`` for the lookups ``terms``
-    ``[(value, sign)]`` (sign None: no negation, the full-table design).
+    ``[(value, sign)]`` (sign None: no negation, the full-table design; ``complemented``: each
+    value is already its one's complement where its sign is set, only the carry-ins remain).
 
     A negation is the one's complement plus a carry-in: every plane's complement is taken on
     the multiplexer's output (it folds into the tree's last LUT), the planes are added in a
@@ -95,9 +119,12 @@ def plane_sum(m, terms, name):
         inner = sum((value for value, _ in terms[1:]), terms[0][0])
         return lambda acc: acc + inner
 
-    inner, carry = ones_complement(*terms[0]), terms[0][1]
+    def complement(value, sign):
+        return value if complemented else ones_complement(value, sign)
+
+    inner, carry = complement(*terms[0]), terms[0][1]
     for b, (value, sign) in enumerate(terms[1:], 1):
-        partial = ones_complement(value, sign)
+        partial = complement(value, sign)
         width = max(inner.shape().width, partial.shape().width) + 1
         total = Signal(signed(width), name=f"{name}_planes{b}", attrs={"keep": 1})
         m.d.comb += total.eq(inner + partial + carry)
@@ -515,9 +542,9 @@ class LutTc(_TileArray):
                 terms = []
                 for i in range(pairs):
                     field = word[4 * i:4 * i + 4]
-                    value = Mux(field[3], 0, mux_tree(tab[r][4 * i:4 * i + 4], field[:2]))
+                    value = pair_select(m, tab[r][4 * i:4 * i + 4], field, f"lane_{r}_{n}_p{i}")
                     terms.append((value, field[2]))
-                row.append(plane_sum(m, terms, f"lane_{r}_{n}"))
+                row.append(plane_sum(m, terms, f"lane_{r}_{n}", complemented=True))
             nxt.append(row)
         return nxt
 
