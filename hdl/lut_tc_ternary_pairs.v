@@ -515,35 +515,227 @@ module \lut_tc_ternary_pairs.core (a__valid, w__valid, o__ready, rst, fire, a__r
   output fire;
   wire fire;
   (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_0_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_0_0_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_1_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_0_1_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_2_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_0_2_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_3_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_0_3_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_4_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_0_4_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_5_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_0_5_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_6_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_0_6_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_0_7_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_0_7_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_0_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_1_0_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_1_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_1_1_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_2_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_1_2_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_3_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_1_3_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_4_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_1_4_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_5_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_1_5_planes1;
   (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_6_p1_sel1;
+  (* keep = 32'd1 *)
   wire [9:0] lane_1_6_planes1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p0_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p0_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p0_sel1;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p1_pick;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p1_sel0;
+  (* keep = 32'd1 *)
+  wire [8:0] lane_1_7_p1_sel1;
   (* keep = 32'd1 *)
   wire [9:0] lane_1_7_planes1;
   wire last_row;
@@ -633,197 +825,293 @@ module \lut_tc_ternary_pairs.core (a__valid, w__valid, o__ready, rst, fire, a__r
   assign \$7  = ~ tab_valid;
   assign a__ready = \$7  | use_done;
   assign load = a__valid & a__ready;
-  assign \$8  = w__payload[0] ? tab_0_3 : tab_0_2;
-  assign \$9  = w__payload[0] ? tab_0_1 : tab_0_0;
-  assign \$10  = w__payload[1] ? \$8  : \$9 ;
-  assign \$11  = w__payload[3] ? 9'h000 : \$10 ;
-  assign \$12  = \$11  ^ { w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2] };
-  assign \$13  = w__payload[4] ? tab_0_7 : tab_0_6;
-  assign \$14  = w__payload[4] ? tab_0_5 : tab_0_4;
-  assign \$15  = w__payload[5] ? \$13  : \$14 ;
-  assign \$16  = w__payload[7] ? 9'h000 : \$15 ;
-  assign \$17  = \$16  ^ { w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6] };
-  assign \$18  = $signed(\$12 ) + $signed(\$17 );
+  assign \$8  = w__payload[0] ? tab_0_1 : tab_0_0;
+  assign \$9  = ~ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign lane_0_0_p0_sel0 = \$8  & \$9 ;
+  assign \$10  = w__payload[0] ? tab_0_3 : tab_0_2;
+  assign \$11  = ~ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign lane_0_0_p0_sel1 = \$10  & \$11 ;
+  assign \$12  = w__payload[1] ? lane_0_0_p0_sel1 : lane_0_0_p0_sel0;
+  assign lane_0_0_p0_pick = \$12  ^ { w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2] };
+  assign \$13  = w__payload[4] ? tab_0_5 : tab_0_4;
+  assign \$14  = ~ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign lane_0_0_p1_sel0 = \$13  & \$14 ;
+  assign \$15  = w__payload[4] ? tab_0_7 : tab_0_6;
+  assign \$16  = ~ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign lane_0_0_p1_sel1 = \$15  & \$16 ;
+  assign \$17  = w__payload[5] ? lane_0_0_p1_sel1 : lane_0_0_p1_sel0;
+  assign lane_0_0_p1_pick = \$17  ^ { w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6] };
+  assign \$18  = $signed(lane_0_0_p0_pick) + $signed(lane_0_0_p1_pick);
   assign \$19  = $signed(\$18 ) + $signed({ 1'h0, w__payload[2] });
-  assign \$20  = w__payload[8] ? tab_0_3 : tab_0_2;
-  assign \$21  = w__payload[8] ? tab_0_1 : tab_0_0;
-  assign \$22  = w__payload[9] ? \$20  : \$21 ;
-  assign \$23  = w__payload[11] ? 9'h000 : \$22 ;
-  assign \$24  = \$23  ^ { w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10] };
-  assign \$25  = w__payload[12] ? tab_0_7 : tab_0_6;
-  assign \$26  = w__payload[12] ? tab_0_5 : tab_0_4;
-  assign \$27  = w__payload[13] ? \$25  : \$26 ;
-  assign \$28  = w__payload[15] ? 9'h000 : \$27 ;
-  assign \$29  = \$28  ^ { w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14] };
-  assign \$30  = $signed(\$24 ) + $signed(\$29 );
+  assign \$20  = w__payload[8] ? tab_0_1 : tab_0_0;
+  assign \$21  = ~ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign lane_0_1_p0_sel0 = \$20  & \$21 ;
+  assign \$22  = w__payload[8] ? tab_0_3 : tab_0_2;
+  assign \$23  = ~ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign lane_0_1_p0_sel1 = \$22  & \$23 ;
+  assign \$24  = w__payload[9] ? lane_0_1_p0_sel1 : lane_0_1_p0_sel0;
+  assign lane_0_1_p0_pick = \$24  ^ { w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10] };
+  assign \$25  = w__payload[12] ? tab_0_5 : tab_0_4;
+  assign \$26  = ~ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign lane_0_1_p1_sel0 = \$25  & \$26 ;
+  assign \$27  = w__payload[12] ? tab_0_7 : tab_0_6;
+  assign \$28  = ~ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign lane_0_1_p1_sel1 = \$27  & \$28 ;
+  assign \$29  = w__payload[13] ? lane_0_1_p1_sel1 : lane_0_1_p1_sel0;
+  assign lane_0_1_p1_pick = \$29  ^ { w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14] };
+  assign \$30  = $signed(lane_0_1_p0_pick) + $signed(lane_0_1_p1_pick);
   assign \$31  = $signed(\$30 ) + $signed({ 1'h0, w__payload[10] });
-  assign \$32  = w__payload[16] ? tab_0_3 : tab_0_2;
-  assign \$33  = w__payload[16] ? tab_0_1 : tab_0_0;
-  assign \$34  = w__payload[17] ? \$32  : \$33 ;
-  assign \$35  = w__payload[19] ? 9'h000 : \$34 ;
-  assign \$36  = \$35  ^ { w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18] };
-  assign \$37  = w__payload[20] ? tab_0_7 : tab_0_6;
-  assign \$38  = w__payload[20] ? tab_0_5 : tab_0_4;
-  assign \$39  = w__payload[21] ? \$37  : \$38 ;
-  assign \$40  = w__payload[23] ? 9'h000 : \$39 ;
-  assign \$41  = \$40  ^ { w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22] };
-  assign \$42  = $signed(\$36 ) + $signed(\$41 );
+  assign \$32  = w__payload[16] ? tab_0_1 : tab_0_0;
+  assign \$33  = ~ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign lane_0_2_p0_sel0 = \$32  & \$33 ;
+  assign \$34  = w__payload[16] ? tab_0_3 : tab_0_2;
+  assign \$35  = ~ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign lane_0_2_p0_sel1 = \$34  & \$35 ;
+  assign \$36  = w__payload[17] ? lane_0_2_p0_sel1 : lane_0_2_p0_sel0;
+  assign lane_0_2_p0_pick = \$36  ^ { w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18] };
+  assign \$37  = w__payload[20] ? tab_0_5 : tab_0_4;
+  assign \$38  = ~ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign lane_0_2_p1_sel0 = \$37  & \$38 ;
+  assign \$39  = w__payload[20] ? tab_0_7 : tab_0_6;
+  assign \$40  = ~ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign lane_0_2_p1_sel1 = \$39  & \$40 ;
+  assign \$41  = w__payload[21] ? lane_0_2_p1_sel1 : lane_0_2_p1_sel0;
+  assign lane_0_2_p1_pick = \$41  ^ { w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22] };
+  assign \$42  = $signed(lane_0_2_p0_pick) + $signed(lane_0_2_p1_pick);
   assign \$43  = $signed(\$42 ) + $signed({ 1'h0, w__payload[18] });
-  assign \$44  = w__payload[24] ? tab_0_3 : tab_0_2;
-  assign \$45  = w__payload[24] ? tab_0_1 : tab_0_0;
-  assign \$46  = w__payload[25] ? \$44  : \$45 ;
-  assign \$47  = w__payload[27] ? 9'h000 : \$46 ;
-  assign \$48  = \$47  ^ { w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26] };
-  assign \$49  = w__payload[28] ? tab_0_7 : tab_0_6;
-  assign \$50  = w__payload[28] ? tab_0_5 : tab_0_4;
-  assign \$51  = w__payload[29] ? \$49  : \$50 ;
-  assign \$52  = w__payload[31] ? 9'h000 : \$51 ;
-  assign \$53  = \$52  ^ { w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30] };
-  assign \$54  = $signed(\$48 ) + $signed(\$53 );
+  assign \$44  = w__payload[24] ? tab_0_1 : tab_0_0;
+  assign \$45  = ~ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign lane_0_3_p0_sel0 = \$44  & \$45 ;
+  assign \$46  = w__payload[24] ? tab_0_3 : tab_0_2;
+  assign \$47  = ~ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign lane_0_3_p0_sel1 = \$46  & \$47 ;
+  assign \$48  = w__payload[25] ? lane_0_3_p0_sel1 : lane_0_3_p0_sel0;
+  assign lane_0_3_p0_pick = \$48  ^ { w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26] };
+  assign \$49  = w__payload[28] ? tab_0_5 : tab_0_4;
+  assign \$50  = ~ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign lane_0_3_p1_sel0 = \$49  & \$50 ;
+  assign \$51  = w__payload[28] ? tab_0_7 : tab_0_6;
+  assign \$52  = ~ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign lane_0_3_p1_sel1 = \$51  & \$52 ;
+  assign \$53  = w__payload[29] ? lane_0_3_p1_sel1 : lane_0_3_p1_sel0;
+  assign lane_0_3_p1_pick = \$53  ^ { w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30] };
+  assign \$54  = $signed(lane_0_3_p0_pick) + $signed(lane_0_3_p1_pick);
   assign \$55  = $signed(\$54 ) + $signed({ 1'h0, w__payload[26] });
-  assign \$56  = w__payload[32] ? tab_0_3 : tab_0_2;
-  assign \$57  = w__payload[32] ? tab_0_1 : tab_0_0;
-  assign \$58  = w__payload[33] ? \$56  : \$57 ;
-  assign \$59  = w__payload[35] ? 9'h000 : \$58 ;
-  assign \$60  = \$59  ^ { w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34] };
-  assign \$61  = w__payload[36] ? tab_0_7 : tab_0_6;
-  assign \$62  = w__payload[36] ? tab_0_5 : tab_0_4;
-  assign \$63  = w__payload[37] ? \$61  : \$62 ;
-  assign \$64  = w__payload[39] ? 9'h000 : \$63 ;
-  assign \$65  = \$64  ^ { w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38] };
-  assign \$66  = $signed(\$60 ) + $signed(\$65 );
+  assign \$56  = w__payload[32] ? tab_0_1 : tab_0_0;
+  assign \$57  = ~ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign lane_0_4_p0_sel0 = \$56  & \$57 ;
+  assign \$58  = w__payload[32] ? tab_0_3 : tab_0_2;
+  assign \$59  = ~ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign lane_0_4_p0_sel1 = \$58  & \$59 ;
+  assign \$60  = w__payload[33] ? lane_0_4_p0_sel1 : lane_0_4_p0_sel0;
+  assign lane_0_4_p0_pick = \$60  ^ { w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34] };
+  assign \$61  = w__payload[36] ? tab_0_5 : tab_0_4;
+  assign \$62  = ~ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign lane_0_4_p1_sel0 = \$61  & \$62 ;
+  assign \$63  = w__payload[36] ? tab_0_7 : tab_0_6;
+  assign \$64  = ~ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign lane_0_4_p1_sel1 = \$63  & \$64 ;
+  assign \$65  = w__payload[37] ? lane_0_4_p1_sel1 : lane_0_4_p1_sel0;
+  assign lane_0_4_p1_pick = \$65  ^ { w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38] };
+  assign \$66  = $signed(lane_0_4_p0_pick) + $signed(lane_0_4_p1_pick);
   assign \$67  = $signed(\$66 ) + $signed({ 1'h0, w__payload[34] });
-  assign \$68  = w__payload[40] ? tab_0_3 : tab_0_2;
-  assign \$69  = w__payload[40] ? tab_0_1 : tab_0_0;
-  assign \$70  = w__payload[41] ? \$68  : \$69 ;
-  assign \$71  = w__payload[43] ? 9'h000 : \$70 ;
-  assign \$72  = \$71  ^ { w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42] };
-  assign \$73  = w__payload[44] ? tab_0_7 : tab_0_6;
-  assign \$74  = w__payload[44] ? tab_0_5 : tab_0_4;
-  assign \$75  = w__payload[45] ? \$73  : \$74 ;
-  assign \$76  = w__payload[47] ? 9'h000 : \$75 ;
-  assign \$77  = \$76  ^ { w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46] };
-  assign \$78  = $signed(\$72 ) + $signed(\$77 );
+  assign \$68  = w__payload[40] ? tab_0_1 : tab_0_0;
+  assign \$69  = ~ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign lane_0_5_p0_sel0 = \$68  & \$69 ;
+  assign \$70  = w__payload[40] ? tab_0_3 : tab_0_2;
+  assign \$71  = ~ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign lane_0_5_p0_sel1 = \$70  & \$71 ;
+  assign \$72  = w__payload[41] ? lane_0_5_p0_sel1 : lane_0_5_p0_sel0;
+  assign lane_0_5_p0_pick = \$72  ^ { w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42] };
+  assign \$73  = w__payload[44] ? tab_0_5 : tab_0_4;
+  assign \$74  = ~ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
+  assign lane_0_5_p1_sel0 = \$73  & \$74 ;
+  assign \$75  = w__payload[44] ? tab_0_7 : tab_0_6;
+  assign \$76  = ~ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
+  assign lane_0_5_p1_sel1 = \$75  & \$76 ;
+  assign \$77  = w__payload[45] ? lane_0_5_p1_sel1 : lane_0_5_p1_sel0;
+  assign lane_0_5_p1_pick = \$77  ^ { w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46] };
+  assign \$78  = $signed(lane_0_5_p0_pick) + $signed(lane_0_5_p1_pick);
   assign \$79  = $signed(\$78 ) + $signed({ 1'h0, w__payload[42] });
-  assign \$80  = w__payload[48] ? tab_0_3 : tab_0_2;
-  assign \$81  = w__payload[48] ? tab_0_1 : tab_0_0;
-  assign \$82  = w__payload[49] ? \$80  : \$81 ;
-  assign \$83  = w__payload[51] ? 9'h000 : \$82 ;
-  assign \$84  = \$83  ^ { w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50] };
-  assign \$85  = w__payload[52] ? tab_0_7 : tab_0_6;
-  assign \$86  = w__payload[52] ? tab_0_5 : tab_0_4;
-  assign \$87  = w__payload[53] ? \$85  : \$86 ;
-  assign \$88  = w__payload[55] ? 9'h000 : \$87 ;
-  assign \$89  = \$88  ^ { w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54] };
-  assign \$90  = $signed(\$84 ) + $signed(\$89 );
+  assign \$80  = w__payload[48] ? tab_0_1 : tab_0_0;
+  assign \$81  = ~ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign lane_0_6_p0_sel0 = \$80  & \$81 ;
+  assign \$82  = w__payload[48] ? tab_0_3 : tab_0_2;
+  assign \$83  = ~ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign lane_0_6_p0_sel1 = \$82  & \$83 ;
+  assign \$84  = w__payload[49] ? lane_0_6_p0_sel1 : lane_0_6_p0_sel0;
+  assign lane_0_6_p0_pick = \$84  ^ { w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50] };
+  assign \$85  = w__payload[52] ? tab_0_5 : tab_0_4;
+  assign \$86  = ~ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign lane_0_6_p1_sel0 = \$85  & \$86 ;
+  assign \$87  = w__payload[52] ? tab_0_7 : tab_0_6;
+  assign \$88  = ~ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign lane_0_6_p1_sel1 = \$87  & \$88 ;
+  assign \$89  = w__payload[53] ? lane_0_6_p1_sel1 : lane_0_6_p1_sel0;
+  assign lane_0_6_p1_pick = \$89  ^ { w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54] };
+  assign \$90  = $signed(lane_0_6_p0_pick) + $signed(lane_0_6_p1_pick);
   assign \$91  = $signed(\$90 ) + $signed({ 1'h0, w__payload[50] });
-  assign \$92  = w__payload[56] ? tab_0_3 : tab_0_2;
-  assign \$93  = w__payload[56] ? tab_0_1 : tab_0_0;
-  assign \$94  = w__payload[57] ? \$92  : \$93 ;
-  assign \$95  = w__payload[59] ? 9'h000 : \$94 ;
-  assign \$96  = \$95  ^ { w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58] };
-  assign \$97  = w__payload[60] ? tab_0_7 : tab_0_6;
-  assign \$98  = w__payload[60] ? tab_0_5 : tab_0_4;
-  assign \$99  = w__payload[61] ? \$97  : \$98 ;
-  assign \$100  = w__payload[63] ? 9'h000 : \$99 ;
-  assign \$101  = \$100  ^ { w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62] };
-  assign \$102  = $signed(\$96 ) + $signed(\$101 );
+  assign \$92  = w__payload[56] ? tab_0_1 : tab_0_0;
+  assign \$93  = ~ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign lane_0_7_p0_sel0 = \$92  & \$93 ;
+  assign \$94  = w__payload[56] ? tab_0_3 : tab_0_2;
+  assign \$95  = ~ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign lane_0_7_p0_sel1 = \$94  & \$95 ;
+  assign \$96  = w__payload[57] ? lane_0_7_p0_sel1 : lane_0_7_p0_sel0;
+  assign lane_0_7_p0_pick = \$96  ^ { w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58] };
+  assign \$97  = w__payload[60] ? tab_0_5 : tab_0_4;
+  assign \$98  = ~ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign lane_0_7_p1_sel0 = \$97  & \$98 ;
+  assign \$99  = w__payload[60] ? tab_0_7 : tab_0_6;
+  assign \$100  = ~ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign lane_0_7_p1_sel1 = \$99  & \$100 ;
+  assign \$101  = w__payload[61] ? lane_0_7_p1_sel1 : lane_0_7_p1_sel0;
+  assign lane_0_7_p1_pick = \$101  ^ { w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62] };
+  assign \$102  = $signed(lane_0_7_p0_pick) + $signed(lane_0_7_p1_pick);
   assign \$103  = $signed(\$102 ) + $signed({ 1'h0, w__payload[58] });
-  assign \$104  = w__payload[0] ? tab_1_3 : tab_1_2;
-  assign \$105  = w__payload[0] ? tab_1_1 : tab_1_0;
-  assign \$106  = w__payload[1] ? \$104  : \$105 ;
-  assign \$107  = w__payload[3] ? 9'h000 : \$106 ;
-  assign \$108  = \$107  ^ { w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2] };
-  assign \$109  = w__payload[4] ? tab_1_7 : tab_1_6;
-  assign \$110  = w__payload[4] ? tab_1_5 : tab_1_4;
-  assign \$111  = w__payload[5] ? \$109  : \$110 ;
-  assign \$112  = w__payload[7] ? 9'h000 : \$111 ;
-  assign \$113  = \$112  ^ { w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6] };
-  assign \$114  = $signed(\$108 ) + $signed(\$113 );
+  assign \$104  = w__payload[0] ? tab_1_1 : tab_1_0;
+  assign \$105  = ~ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign lane_1_0_p0_sel0 = \$104  & \$105 ;
+  assign \$106  = w__payload[0] ? tab_1_3 : tab_1_2;
+  assign \$107  = ~ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign lane_1_0_p0_sel1 = \$106  & \$107 ;
+  assign \$108  = w__payload[1] ? lane_1_0_p0_sel1 : lane_1_0_p0_sel0;
+  assign lane_1_0_p0_pick = \$108  ^ { w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2], w__payload[2] };
+  assign \$109  = w__payload[4] ? tab_1_5 : tab_1_4;
+  assign \$110  = ~ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign lane_1_0_p1_sel0 = \$109  & \$110 ;
+  assign \$111  = w__payload[4] ? tab_1_7 : tab_1_6;
+  assign \$112  = ~ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign lane_1_0_p1_sel1 = \$111  & \$112 ;
+  assign \$113  = w__payload[5] ? lane_1_0_p1_sel1 : lane_1_0_p1_sel0;
+  assign lane_1_0_p1_pick = \$113  ^ { w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6], w__payload[6] };
+  assign \$114  = $signed(lane_1_0_p0_pick) + $signed(lane_1_0_p1_pick);
   assign \$115  = $signed(\$114 ) + $signed({ 1'h0, w__payload[2] });
-  assign \$116  = w__payload[8] ? tab_1_3 : tab_1_2;
-  assign \$117  = w__payload[8] ? tab_1_1 : tab_1_0;
-  assign \$118  = w__payload[9] ? \$116  : \$117 ;
-  assign \$119  = w__payload[11] ? 9'h000 : \$118 ;
-  assign \$120  = \$119  ^ { w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10] };
-  assign \$121  = w__payload[12] ? tab_1_7 : tab_1_6;
-  assign \$122  = w__payload[12] ? tab_1_5 : tab_1_4;
-  assign \$123  = w__payload[13] ? \$121  : \$122 ;
-  assign \$124  = w__payload[15] ? 9'h000 : \$123 ;
-  assign \$125  = \$124  ^ { w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14] };
-  assign \$126  = $signed(\$120 ) + $signed(\$125 );
+  assign \$116  = w__payload[8] ? tab_1_1 : tab_1_0;
+  assign \$117  = ~ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign lane_1_1_p0_sel0 = \$116  & \$117 ;
+  assign \$118  = w__payload[8] ? tab_1_3 : tab_1_2;
+  assign \$119  = ~ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign lane_1_1_p0_sel1 = \$118  & \$119 ;
+  assign \$120  = w__payload[9] ? lane_1_1_p0_sel1 : lane_1_1_p0_sel0;
+  assign lane_1_1_p0_pick = \$120  ^ { w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10], w__payload[10] };
+  assign \$121  = w__payload[12] ? tab_1_5 : tab_1_4;
+  assign \$122  = ~ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign lane_1_1_p1_sel0 = \$121  & \$122 ;
+  assign \$123  = w__payload[12] ? tab_1_7 : tab_1_6;
+  assign \$124  = ~ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign lane_1_1_p1_sel1 = \$123  & \$124 ;
+  assign \$125  = w__payload[13] ? lane_1_1_p1_sel1 : lane_1_1_p1_sel0;
+  assign lane_1_1_p1_pick = \$125  ^ { w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14], w__payload[14] };
+  assign \$126  = $signed(lane_1_1_p0_pick) + $signed(lane_1_1_p1_pick);
   assign \$127  = $signed(\$126 ) + $signed({ 1'h0, w__payload[10] });
-  assign \$128  = w__payload[16] ? tab_1_3 : tab_1_2;
-  assign \$129  = w__payload[16] ? tab_1_1 : tab_1_0;
-  assign \$130  = w__payload[17] ? \$128  : \$129 ;
-  assign \$131  = w__payload[19] ? 9'h000 : \$130 ;
-  assign \$132  = \$131  ^ { w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18] };
-  assign \$133  = w__payload[20] ? tab_1_7 : tab_1_6;
-  assign \$134  = w__payload[20] ? tab_1_5 : tab_1_4;
-  assign \$135  = w__payload[21] ? \$133  : \$134 ;
-  assign \$136  = w__payload[23] ? 9'h000 : \$135 ;
-  assign \$137  = \$136  ^ { w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22] };
-  assign \$138  = $signed(\$132 ) + $signed(\$137 );
+  assign \$128  = w__payload[16] ? tab_1_1 : tab_1_0;
+  assign \$129  = ~ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign lane_1_2_p0_sel0 = \$128  & \$129 ;
+  assign \$130  = w__payload[16] ? tab_1_3 : tab_1_2;
+  assign \$131  = ~ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign lane_1_2_p0_sel1 = \$130  & \$131 ;
+  assign \$132  = w__payload[17] ? lane_1_2_p0_sel1 : lane_1_2_p0_sel0;
+  assign lane_1_2_p0_pick = \$132  ^ { w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18], w__payload[18] };
+  assign \$133  = w__payload[20] ? tab_1_5 : tab_1_4;
+  assign \$134  = ~ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign lane_1_2_p1_sel0 = \$133  & \$134 ;
+  assign \$135  = w__payload[20] ? tab_1_7 : tab_1_6;
+  assign \$136  = ~ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign lane_1_2_p1_sel1 = \$135  & \$136 ;
+  assign \$137  = w__payload[21] ? lane_1_2_p1_sel1 : lane_1_2_p1_sel0;
+  assign lane_1_2_p1_pick = \$137  ^ { w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22], w__payload[22] };
+  assign \$138  = $signed(lane_1_2_p0_pick) + $signed(lane_1_2_p1_pick);
   assign \$139  = $signed(\$138 ) + $signed({ 1'h0, w__payload[18] });
-  assign \$140  = w__payload[24] ? tab_1_3 : tab_1_2;
-  assign \$141  = w__payload[24] ? tab_1_1 : tab_1_0;
-  assign \$142  = w__payload[25] ? \$140  : \$141 ;
-  assign \$143  = w__payload[27] ? 9'h000 : \$142 ;
-  assign \$144  = \$143  ^ { w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26] };
-  assign \$145  = w__payload[28] ? tab_1_7 : tab_1_6;
-  assign \$146  = w__payload[28] ? tab_1_5 : tab_1_4;
-  assign \$147  = w__payload[29] ? \$145  : \$146 ;
-  assign \$148  = w__payload[31] ? 9'h000 : \$147 ;
-  assign \$149  = \$148  ^ { w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30] };
-  assign \$150  = $signed(\$144 ) + $signed(\$149 );
+  assign \$140  = w__payload[24] ? tab_1_1 : tab_1_0;
+  assign \$141  = ~ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign lane_1_3_p0_sel0 = \$140  & \$141 ;
+  assign \$142  = w__payload[24] ? tab_1_3 : tab_1_2;
+  assign \$143  = ~ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign lane_1_3_p0_sel1 = \$142  & \$143 ;
+  assign \$144  = w__payload[25] ? lane_1_3_p0_sel1 : lane_1_3_p0_sel0;
+  assign lane_1_3_p0_pick = \$144  ^ { w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26], w__payload[26] };
+  assign \$145  = w__payload[28] ? tab_1_5 : tab_1_4;
+  assign \$146  = ~ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign lane_1_3_p1_sel0 = \$145  & \$146 ;
+  assign \$147  = w__payload[28] ? tab_1_7 : tab_1_6;
+  assign \$148  = ~ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign lane_1_3_p1_sel1 = \$147  & \$148 ;
+  assign \$149  = w__payload[29] ? lane_1_3_p1_sel1 : lane_1_3_p1_sel0;
+  assign lane_1_3_p1_pick = \$149  ^ { w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30], w__payload[30] };
+  assign \$150  = $signed(lane_1_3_p0_pick) + $signed(lane_1_3_p1_pick);
   assign \$151  = $signed(\$150 ) + $signed({ 1'h0, w__payload[26] });
-  assign \$152  = w__payload[32] ? tab_1_3 : tab_1_2;
-  assign \$153  = w__payload[32] ? tab_1_1 : tab_1_0;
-  assign \$154  = w__payload[33] ? \$152  : \$153 ;
-  assign \$155  = w__payload[35] ? 9'h000 : \$154 ;
-  assign \$156  = \$155  ^ { w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34] };
-  assign \$157  = w__payload[36] ? tab_1_7 : tab_1_6;
-  assign \$158  = w__payload[36] ? tab_1_5 : tab_1_4;
-  assign \$159  = w__payload[37] ? \$157  : \$158 ;
-  assign \$160  = w__payload[39] ? 9'h000 : \$159 ;
-  assign \$161  = \$160  ^ { w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38] };
-  assign \$162  = $signed(\$156 ) + $signed(\$161 );
+  assign \$152  = w__payload[32] ? tab_1_1 : tab_1_0;
+  assign \$153  = ~ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign lane_1_4_p0_sel0 = \$152  & \$153 ;
+  assign \$154  = w__payload[32] ? tab_1_3 : tab_1_2;
+  assign \$155  = ~ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign lane_1_4_p0_sel1 = \$154  & \$155 ;
+  assign \$156  = w__payload[33] ? lane_1_4_p0_sel1 : lane_1_4_p0_sel0;
+  assign lane_1_4_p0_pick = \$156  ^ { w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34], w__payload[34] };
+  assign \$157  = w__payload[36] ? tab_1_5 : tab_1_4;
+  assign \$158  = ~ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign lane_1_4_p1_sel0 = \$157  & \$158 ;
+  assign \$159  = w__payload[36] ? tab_1_7 : tab_1_6;
+  assign \$160  = ~ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign lane_1_4_p1_sel1 = \$159  & \$160 ;
+  assign \$161  = w__payload[37] ? lane_1_4_p1_sel1 : lane_1_4_p1_sel0;
+  assign lane_1_4_p1_pick = \$161  ^ { w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38], w__payload[38] };
+  assign \$162  = $signed(lane_1_4_p0_pick) + $signed(lane_1_4_p1_pick);
   assign \$163  = $signed(\$162 ) + $signed({ 1'h0, w__payload[34] });
-  assign \$164  = w__payload[40] ? tab_1_3 : tab_1_2;
-  assign \$165  = w__payload[40] ? tab_1_1 : tab_1_0;
-  assign \$166  = w__payload[41] ? \$164  : \$165 ;
-  assign \$167  = w__payload[43] ? 9'h000 : \$166 ;
-  assign \$168  = \$167  ^ { w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42] };
-  assign \$169  = w__payload[44] ? tab_1_7 : tab_1_6;
-  assign \$170  = w__payload[44] ? tab_1_5 : tab_1_4;
-  assign \$171  = w__payload[45] ? \$169  : \$170 ;
-  assign \$172  = w__payload[47] ? 9'h000 : \$171 ;
-  assign \$173  = \$172  ^ { w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46] };
-  assign \$174  = $signed(\$168 ) + $signed(\$173 );
+  assign \$164  = w__payload[40] ? tab_1_1 : tab_1_0;
+  assign \$165  = ~ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign lane_1_5_p0_sel0 = \$164  & \$165 ;
+  assign \$166  = w__payload[40] ? tab_1_3 : tab_1_2;
+  assign \$167  = ~ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign lane_1_5_p0_sel1 = \$166  & \$167 ;
+  assign \$168  = w__payload[41] ? lane_1_5_p0_sel1 : lane_1_5_p0_sel0;
+  assign lane_1_5_p0_pick = \$168  ^ { w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42], w__payload[42] };
+  assign \$169  = w__payload[44] ? tab_1_5 : tab_1_4;
+  assign \$170  = ~ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
+  assign lane_1_5_p1_sel0 = \$169  & \$170 ;
+  assign \$171  = w__payload[44] ? tab_1_7 : tab_1_6;
+  assign \$172  = ~ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
+  assign lane_1_5_p1_sel1 = \$171  & \$172 ;
+  assign \$173  = w__payload[45] ? lane_1_5_p1_sel1 : lane_1_5_p1_sel0;
+  assign lane_1_5_p1_pick = \$173  ^ { w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46], w__payload[46] };
+  assign \$174  = $signed(lane_1_5_p0_pick) + $signed(lane_1_5_p1_pick);
   assign \$175  = $signed(\$174 ) + $signed({ 1'h0, w__payload[42] });
-  assign \$176  = w__payload[48] ? tab_1_3 : tab_1_2;
-  assign \$177  = w__payload[48] ? tab_1_1 : tab_1_0;
-  assign \$178  = w__payload[49] ? \$176  : \$177 ;
-  assign \$179  = w__payload[51] ? 9'h000 : \$178 ;
-  assign \$180  = \$179  ^ { w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50] };
-  assign \$181  = w__payload[52] ? tab_1_7 : tab_1_6;
-  assign \$182  = w__payload[52] ? tab_1_5 : tab_1_4;
-  assign \$183  = w__payload[53] ? \$181  : \$182 ;
-  assign \$184  = w__payload[55] ? 9'h000 : \$183 ;
-  assign \$185  = \$184  ^ { w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54] };
-  assign \$186  = $signed(\$180 ) + $signed(\$185 );
+  assign \$176  = w__payload[48] ? tab_1_1 : tab_1_0;
+  assign \$177  = ~ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign lane_1_6_p0_sel0 = \$176  & \$177 ;
+  assign \$178  = w__payload[48] ? tab_1_3 : tab_1_2;
+  assign \$179  = ~ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign lane_1_6_p0_sel1 = \$178  & \$179 ;
+  assign \$180  = w__payload[49] ? lane_1_6_p0_sel1 : lane_1_6_p0_sel0;
+  assign lane_1_6_p0_pick = \$180  ^ { w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50], w__payload[50] };
+  assign \$181  = w__payload[52] ? tab_1_5 : tab_1_4;
+  assign \$182  = ~ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign lane_1_6_p1_sel0 = \$181  & \$182 ;
+  assign \$183  = w__payload[52] ? tab_1_7 : tab_1_6;
+  assign \$184  = ~ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign lane_1_6_p1_sel1 = \$183  & \$184 ;
+  assign \$185  = w__payload[53] ? lane_1_6_p1_sel1 : lane_1_6_p1_sel0;
+  assign lane_1_6_p1_pick = \$185  ^ { w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54], w__payload[54] };
+  assign \$186  = $signed(lane_1_6_p0_pick) + $signed(lane_1_6_p1_pick);
   assign \$187  = $signed(\$186 ) + $signed({ 1'h0, w__payload[50] });
-  assign \$188  = w__payload[56] ? tab_1_3 : tab_1_2;
-  assign \$189  = w__payload[56] ? tab_1_1 : tab_1_0;
-  assign \$190  = w__payload[57] ? \$188  : \$189 ;
-  assign \$191  = w__payload[59] ? 9'h000 : \$190 ;
-  assign \$192  = \$191  ^ { w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58] };
-  assign \$193  = w__payload[60] ? tab_1_7 : tab_1_6;
-  assign \$194  = w__payload[60] ? tab_1_5 : tab_1_4;
-  assign \$195  = w__payload[61] ? \$193  : \$194 ;
-  assign \$196  = w__payload[63] ? 9'h000 : \$195 ;
-  assign \$197  = \$196  ^ { w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62] };
-  assign \$198  = $signed(\$192 ) + $signed(\$197 );
+  assign \$188  = w__payload[56] ? tab_1_1 : tab_1_0;
+  assign \$189  = ~ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign lane_1_7_p0_sel0 = \$188  & \$189 ;
+  assign \$190  = w__payload[56] ? tab_1_3 : tab_1_2;
+  assign \$191  = ~ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign lane_1_7_p0_sel1 = \$190  & \$191 ;
+  assign \$192  = w__payload[57] ? lane_1_7_p0_sel1 : lane_1_7_p0_sel0;
+  assign lane_1_7_p0_pick = \$192  ^ { w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58], w__payload[58] };
+  assign \$193  = w__payload[60] ? tab_1_5 : tab_1_4;
+  assign \$194  = ~ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign lane_1_7_p1_sel0 = \$193  & \$194 ;
+  assign \$195  = w__payload[60] ? tab_1_7 : tab_1_6;
+  assign \$196  = ~ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign lane_1_7_p1_sel1 = \$195  & \$196 ;
+  assign \$197  = w__payload[61] ? lane_1_7_p1_sel1 : lane_1_7_p1_sel0;
+  assign lane_1_7_p1_pick = \$197  ^ { w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62], w__payload[62] };
+  assign \$198  = $signed(lane_1_7_p0_pick) + $signed(lane_1_7_p1_pick);
   assign \$199  = $signed(\$198 ) + $signed({ 1'h0, w__payload[58] });
   assign \$200  = $signed(acc_0_0) + $signed(\$19 [9:0]);
   assign \$201  = $signed(\$200 ) + $signed({ 1'h0, w__payload[6] });

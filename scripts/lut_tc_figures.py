@@ -40,14 +40,16 @@ def equal_rate_adder_tree(params: LutTcParams):
     cycle, so n / (steps per group) columns), same tile rows, g, formats and widths."""
     columns = max(1, params.n // params.steps_per_group)
     return dataclasses.replace(params, n=columns, adder_tree=True, bit_serial=False,
-                               ternary_pairs=False, symmetrize=True, preflip=True)
+                               ternary_pairs=False, pair_tables=False, symmetrize=True,
+                               preflip=True)
 
 
 def baselines(params: LutTcParams):
     """``{design: (params, [(target label, ooc target)])}`` compared with ``params``."""
     # The naive design looks weights up bit-plane by bit-plane (ternary_pairs has no full-table
     # form: its pair tables are the symmetric half by construction).
-    naive = dataclasses.replace(params, symmetrize=False, preflip=False, ternary_pairs=False)
+    naive = dataclasses.replace(params, symmetrize=False, preflip=False, ternary_pairs=False,
+                                pair_tables=False)
     mult = equal_rate_mult(params)
     return {
         "adder_tree": (equal_rate_adder_tree(params), [(t, t) for t in TARGETS]),
@@ -83,7 +85,8 @@ def _design_name(params):
         return f"cmp_adder_{params.weight_format}_m{params.m}n{params.n}g{params.g}" + \
             (f"_a{params.act_width}" if params.act_width != 8 else "")
     tricks = ("sym" if params.symmetrize else "full") + ("_pf" if params.preflip else "") + \
-        ("_pairs" if params.ternary_pairs else "")
+        ("_pairs" if params.ternary_pairs else "") + ("_ptab" if params.pair_tables else "") + \
+        (f"_a{params.act_width}" if params.act_width != 8 else "")
     mode = "ser" if params.bit_serial else "par"
     return f"cmp_lut_{params.weight_format}_m{params.m}n{params.n}g{params.g}_{mode}_{tricks}"
 

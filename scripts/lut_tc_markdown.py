@@ -42,8 +42,9 @@ def lut_tc_markdown(rows, synth_header, synth_cells):
         p, cyc = row["params"], row["cycles"]
         p_cells.append([row["name"], p["weight_format"],
                         f"{p['m']}×{p['n']}×{p['g']}",
-                        "bit-serial" if p["bit_serial"] else
-                        ("ternary pairs" if p.get("ternary_pairs") else "bit-parallel"),
+                        ("ternary pairs" if p.get("ternary_pairs") else
+                         ("bit-serial" if p["bit_serial"] else "bit-parallel") +
+                         (", pair tables" if p.get("pair_tables") else "")),
                         f"{row['macs_per_cycle']:g}",
                         f"{cyc['cycles_per_tile']} ({cyc['steps_per_tile']} steps)",
                         str(cyc["w_stalls"])] + synth_cells(row))

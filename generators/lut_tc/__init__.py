@@ -35,5 +35,9 @@ FAMILY = Family(
         # ternary core to use, at the same 64 MACs a cycle as lut_tc_ternary_parallel.
         Entry("lut_tc_ternary_pairs", LutTcParams(weight_format="ternary", n=8,
                                                   bit_serial=False, ternary_pairs=True)),
+        # Binary weights looked up in 2-entry pair tables: one LUT4 a bit per two weights, the
+        # regime where the lookup beats the adder tree (64 MACs a cycle).
+        Entry("lut_tc_binary_pairs", LutTcParams(weight_format="binary", n=8,
+                                                 bit_serial=False, pair_tables=True)),
     ),
 )

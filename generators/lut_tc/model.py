@@ -7,9 +7,12 @@ of 2**(g-1) entries when symmetrised, else the full 2**g), per step a lookup for
 bit-plane (ternary's two thermometer planes are not shifted), accumulation; at the tile end
 the zero-point correction ``(acc + c * rowsum) / 2`` (int2, int4) with ``c = 2**B - 1 - 2z``
 taken from the odd multiples ``(2j+1) * rowsum`` of the row sum, or ``acc / 2`` (ternary). With
-``ternary_pairs`` each pair of weights is one lookup (or none) in its pair's 4-entry table.
+``ternary_pairs`` each pair of weights is one lookup (or none) in its pair's 4-entry table; with
+``pair_tables`` each plane is looked up per pair of weights in the pair's 2-entry half table.
 :func:`reference` is the plain integer product ``A @ (q - z)`` both must equal.
 """
+
+import itertools
 
 import numpy as np
 
@@ -173,9 +176,12 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
 
 def _lookup_group(params, rows, G, w_beats, acc, rowsum, zp_rowsum):
     """One K-group of the table designs: tables, then every step's lookups, into ``acc``."""
-    g, bits, half = params.g, params.bits, params.symmetrize
+    bits, half = params.bits, params.symmetrize
+    # Pair tables: each pair of activations (and its 2-bit sub-pattern) is a table of g = 2.
+    g = 2 if params.pair_tables else params.g
     low_mask = (1 << (g - 1)) - 1
-    tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
+    tables = [[table(rows[r][G][i:i + g], 1 << (g - 1) if half else 1 << g)
+               for i in range(0, params.g, g)] for r in range(params.m)]
     for r in range(params.m):
         rowsum[r] += sum(rows[r][G])
         zp_rowsum[r] += sum(rows[r][G])
@@ -184,17 +190,18 @@ def _lookup_group(params, rows, G, w_beats, acc, rowsum, zp_rowsum):
         planes = [step] if params.bit_serial else range(bits)
         for r in range(params.m):
             for col in range(params.n):
-                for b in planes:
-                    pattern = beat[col] >> (0 if params.bit_serial else b * g) & ((1 << g) - 1)
+                for b, t in itertools.product(planes, range(len(tables[r]))):
+                    shift = (0 if params.bit_serial else b * params.g) + t * g
+                    pattern = beat[col] >> shift & ((1 << g) - 1)
                     if half:
                         sign = pattern >> (g - 1) & 1
                         j = pattern & low_mask
                         if not params.preflip and sign:
                             j ^= low_mask
-                        value = tables[r][j] << params.plane_shifts[b]
+                        value = tables[r][t][j] << params.plane_shifts[b]
                         acc[r][col] += -value if sign else value
                     else:
-                        acc[r][col] += tables[r][pattern] << params.plane_shifts[b]
+                        acc[r][col] += tables[r][t][pattern] << params.plane_shifts[b]
 
 
 def mult_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=None):

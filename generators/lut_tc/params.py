@@ -134,6 +134,12 @@ class LutTcParams(_GemmShape):
                                 applies=when("weight_format", "ternary", text="ternary weights"),
                                 doc="One lookup per pair of ternary weights in a 4-entry table "
                                     "(bitnet.cpp's TL1; g = 2 or 4, bit-parallel).")
+    # Bit-planes looked up two weights at a time: per pair of activations the 2-entry half
+    # table [a0 + a1, a1 - a0] (sign bit set), so each lookup is a 2:1 select with its sign,
+    # one LUT4 a bit, where a 2**(g-1)-entry table needs an 8:1 select per four weights.
+    pair_tables: bool = param(False, kind=BOOL,
+                              doc="Half tables of two activations each (g / 2 lookups per plane "
+                                  "and lane; g = 2 or 4, symmetrize).")
     # The adder-tree baseline on the same streams and tile: no tables; each weight selects its
     # activation's (odd) multiple (+-a, 0 for ternary; +-a, +-3a for int2; +-a .. +-15a for
     # int4: the multiples built once per row and shared by the n columns), negated by a sign
@@ -144,6 +150,12 @@ class LutTcParams(_GemmShape):
                                  "bit-parallel, symmetrize and preflip do not apply).")
 
     def _check(self):
+        if self.pair_tables:
+            if self.g % 2:
+                raise ParamValueError(f"pair_tables needs an even g (2 or 4), not {self.g}")
+            if not self.symmetrize or self.ternary_pairs or self.adder_tree:
+                raise ParamValueError("pair_tables needs symmetrize=True, ternary_pairs=False and "
+                                      "adder_tree=False (half tables of bit-plane lookups)")
         if self.adder_tree and (self.bit_serial or self.ternary_pairs):
             raise ParamValueError("adder_tree needs bit_serial=False and ternary_pairs=False (one "
                                   "step per K-group, no tables)")
@@ -159,9 +171,12 @@ class LutTcParams(_GemmShape):
 
     @property
     def table_entries(self):
-        """Entries of a row's table (with ``ternary_pairs``: 4 for each of the g / 2 pairs)."""
+        """Entries of a row's table (with ``ternary_pairs``: 4 for each of the g / 2 pairs; with
+        ``pair_tables``: 2 for each)."""
         if self.ternary_pairs:
             return 2 * self.g
+        if self.pair_tables:
+            return self.g
         if self.adder_tree:
             return self.g * self.multiples
         return 1 << (self.g - 1) if self.symmetrize else 1 << self.g
@@ -176,8 +191,8 @@ class LutTcParams(_GemmShape):
     def entry_width(self):
         """Signed width of a table entry: a sum of g terms +-a (of at most two with
         ``ternary_pairs``: a0 - a1 and a0 + a1 span [-2**w, 2**w - 1] for w = act_width)."""
-        if self.ternary_pairs:
-            return self.act_width + 1
+        if self.ternary_pairs or self.pair_tables:
+            return self.act_width + 1      # pair tables: a0 + a1 and a1 - a0 as well
         if self.adder_tree:
             return _bound_width((2 * self.multiples - 1) * (1 << (self.act_width - 1)))
         return _bound_width(self.g * (1 << (self.act_width - 1)))

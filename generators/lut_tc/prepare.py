@@ -20,7 +20,8 @@ Stream formats (one tile, lane 0 in the low bits of tdata):
 * ``w``: one beat per tile step: element ``n`` is column n's index pattern, bit k = plane bit of
   weight ``G*g + k``. Bit-serial: steps G-major, plane 0 (LSB) first, g bits per column;
   bit-parallel: one step per group, plane b in bits ``[b*g, (b+1)*g)``. With pre-flip, a pattern
-  whose sign bit (bit g-1) is set has its other g-1 bits inverted. ``last`` on the last step.
+  whose sign bit (bit g-1) is set has its other g-1 bits inverted (``pair_tables``: each 2-bit
+  field, weights 2i and 2i+1, is flipped by its own top bit). ``last`` on the last step.
 * ``w`` with ``ternary_pairs``: one beat per group, element n holds g / 2 fields of 4 bits
   (:func:`pair_fields`), pair i (weights G*g + 2i, G*g + 2i + 1) at bit 4i.
 * ``z`` (int2, int4 only): one beat per tile (with ``zp_group``: per zero-point group of K
@@ -112,17 +113,25 @@ def reinterpret(q, bits):
     return 2 * bitplanes(q, bits) - 1
 
 
-def preflip_pattern(pattern, g):
+def preflip_pattern(pattern, g, table_g=None):
     """A pattern with its sign bit (bit g-1) set gets its other bits inverted, so the hardware
-    reads the stored half table at the pattern's low bits and only negates."""
+    reads the stored half table at the pattern's low bits and only negates. ``table_g`` (2 for
+    pair tables): each field of ``table_g`` bits is a pattern of its own, flipped by its top
+    bit."""
     pattern = np.asarray(pattern, dtype=np.int64)
-    low = (1 << (g - 1)) - 1
-    return np.where(pattern >> (g - 1) & 1, pattern ^ low, pattern)
+    table_g = table_g or g
+    low = (1 << (table_g - 1)) - 1
+    out = np.zeros_like(pattern)
+    for shift in range(0, g, table_g):
+        field = pattern >> shift & ((1 << table_g) - 1)
+        out |= np.where(field >> (table_g - 1) & 1, field ^ low, field) << shift
+    return out
 
 
-def index_patterns(q, bits, g, preflip, thermometer=False):
+def index_patterns(q, bits, g, preflip, thermometer=False, table_g=None):
     """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]
-    (thermometer planes for ternary, see :func:`bitplanes`)."""
+    (thermometer planes for ternary, see :func:`bitplanes`); pre-flipped per field of
+    ``table_g`` bits (default: g)."""
     q = np.asarray(q, dtype=np.int64)
     k, n = q.shape
     groups = -(-k // g)
@@ -131,7 +140,7 @@ def index_patterns(q, bits, g, preflip, thermometer=False):
     planes = bitplanes(padded, bits, thermometer).reshape(bits, groups, g, n)
     weights = (1 << np.arange(g, dtype=np.int64))[None, None, :, None]
     patterns = (planes * weights).sum(axis=2).transpose(1, 0, 2)
-    return preflip_pattern(patterns, g) if preflip else patterns
+    return preflip_pattern(patterns, g, table_g) if preflip else patterns
 
 
 def _activation_beats(params, a):
@@ -190,7 +199,8 @@ def pack_tile(params, a, q, zero_point=None):
         w_beats = [[int(v) for v in row] for row in adder_fields(q, params)]
         return a_beats, w_beats, _zero_beats(params, zero_point, q.shape[0])
     patterns = index_patterns(q, params.bits, params.g, params.preflip,
-                              params.weight_format == "ternary")   # [G, B, N]
+                              params.weight_format == "ternary",
+                              2 if params.pair_tables else None)   # [G, B, N]
     if params.bit_serial:
         w_beats = [[int(v) for v in patterns[G, b]] for G in range(groups)
                    for b in range(params.bits)]

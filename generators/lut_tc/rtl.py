@@ -19,6 +19,8 @@ Structure of :class:`LutTc` (one tile step per cycle):
   ``(acc + c * rowsum) / 2``, c = 2**B - 1 - 2z, whose multiple of the row sum is itself looked
   up from the odd multiples (2j+1) * rowsum shared by all columns. Ternary weights come as two
   thermometer planes of weight one (see :mod:`.prepare`): the drain only halves, no row sums.
+* ``pair_tables``: the bit-plane lookups two weights at a time, in 2-entry half tables
+  ``[a0 + a1, a1 - a0]`` per pair of activations: a 2:1 select with its sign, one LUT4 a bit.
 * ``ternary_pairs``: instead of bit-planes, per pair of activations a 4-entry table
   ``[a0, a1, a0 + a1, a0 - a1]`` and per lane and pair one 4:1 lookup, gated by a zero flag
   and negated by a sign flag (all nine ternary pairs); the accumulators hold A @ w itself.
@@ -78,9 +80,33 @@ def corrected(summed, extra):
     return step_value
 
 
-def plane_sum(m, terms, name):
+def pair_select(m, entries, field, name):
+    """One pair lookup of ``ternary_pairs`` as the one's complement (the carry-in is the caller's):
+    ``~0`` or ``0`` with the zero flag, else ``entries[j]`` complemented by the sign.
+
+    Three LUT4 a bit, in two kept levels: ``(j0 ? e1 : e0) & ~zero`` and its pair for e2, e3
+    (four inputs each), then ``(j1 ? hi : lo) ^ sign`` (four inputs). Left to abc as one
+    function of eight inputs, synth_ecp5 maps much of it into LUT6 (four LUT4 each, with
+    PFUMX/L6MUX21): measured 2469 LUT4 on ECP5 for the M2 x N8 pairs core, 1509 with these
+    levels kept (the iCE40 count, without wide LUTs, moved less).
+    """
+    j0, j1, sign, zero = field[0], field[1], field[2], field[3]
+    width = entries[0].shape().width
+    level = []
+    for half in range(2):
+        low = Signal(signed(width), name=f"{name}_sel{half}", attrs={"keep": 1})
+        m.d.comb += low.eq(Mux(j0, entries[2 * half + 1], entries[2 * half])
+                           & ~zero.replicate(width).as_signed())
+        level.append(low)
+    picked = Signal(signed(width), name=f"{name}_pick", attrs={"keep": 1})
+    m.d.comb += picked.eq(ones_complement(Mux(j1, level[1], level[0]), sign))
+    return picked
+
+
+def plane_sum(m, terms, name, complemented=False):
     """``f(acc) = acc + sum_b (-1)**sign_b * value_b`` for the lookups ``terms``
-    ``[(value, sign)]`` (sign None: no negation, the full-table design).
+    ``[(value, sign)]`` (sign None: no negation, the full-table design; ``complemented``: each
+    value is already its one's complement where its sign is set, only the carry-ins remain).
 
     A negation is the one's complement plus a carry-in: every plane's complement is taken on
     the multiplexer's output (it folds into the tree's last LUT), the planes are added in a
@@ -95,9 +121,12 @@ def plane_sum(m, terms, name):
         inner = sum((value for value, _ in terms[1:]), terms[0][0])
         return lambda acc: acc + inner
 
-    inner, carry = ones_complement(*terms[0]), terms[0][1]
+    def complement(value, sign):
+        return value if complemented else ones_complement(value, sign)
+
+    inner, carry = complement(*terms[0]), terms[0][1]
     for b, (value, sign) in enumerate(terms[1:], 1):
-        partial = ones_complement(value, sign)
+        partial = complement(value, sign)
         width = max(inner.shape().width, partial.shape().width) + 1
         total = Signal(signed(width), name=f"{name}_planes{b}", attrs={"keep": 1})
         m.d.comb += total.eq(inner + partial + carry)
@@ -417,7 +446,12 @@ class LutTc(_TileArray):
                     f"pair's table [a0, a1, a0 + a1, a0 - a1], negate (bit 2), zero (bit 3)")
         order = ("one beat per (K-group, bit-plane), plane 0 first" if p.bit_serial else
                  f"one beat per K-group, plane b in bits [b*{p.g}, (b+1)*{p.g})")
-        flip = ", pre-flipped (sign bit g-1 set: other bits inverted)" if p.preflip else ""
+        if p.pair_tables:
+            flip = (", each 2-bit field (weights 2i, 2i+1) indexes its pair's table, "
+                    "pre-flipped (bit 2i+1 set: bit 2i inverted)" if p.preflip else
+                    ", each 2-bit field (weights 2i, 2i+1) indexes its pair's table")
+        else:
+            flip = ", pre-flipped (sign bit g-1 set: other bits inverted)" if p.preflip else ""
         return f"{order}: element n is column n's table index (bit k = weight G*g+k){flip}"
 
     def _z_ready_for_step(self):
@@ -444,11 +478,18 @@ class LutTc(_TileArray):
         with m.If(load):
             for r in range(p.m):
                 x = [self.a.p.data[r * g + k] for k in range(g)]
-                # T[0] = -sum a; T[idx] = T[idx - top] + 2 a_top: one adder per entry.
-                built = [-sum(x[1:], x[0])]
-                for idx in range(1, entries):
-                    top = idx.bit_length() - 1
-                    built.append(built[idx - (1 << top)] + (x[top] << 1))
+                if p.pair_tables:
+                    # The half with the sign bit set, U = -T: [a0 + a1, a1 - a0] fits
+                    # act_width + 1 bits (T[0] = -a0 - a1 would need one more).
+                    built = []
+                    for i in range(0, g, 2):
+                        built += [x[i] + x[i + 1], x[i + 1] - x[i]]
+                else:
+                    # T[0] = -sum a; T[idx] = T[idx - top] + 2 a_top: one adder per entry.
+                    built = [-sum(x[1:], x[0])]
+                    for idx in range(1, entries):
+                        top = idx.bit_length() - 1
+                        built.append(built[idx - (1 << top)] + (x[top] << 1))
                 m.d.sync += [tab[r][j].eq(built[j]) for j in range(entries)]
 
         def shifted(r, b):
@@ -469,25 +510,39 @@ class LutTc(_TileArray):
         low = (1 << (g - 1)) - 1
 
         def lookup(r, pattern, b):
-            """(value, sign) of one plane's lookup; the value is shifted by constant b."""
+            """[(value, negate)] of one plane's lookups (one, or one per pair of weights with
+            ``pair_tables``); the values are shifted by constant b."""
             source = tables[r] if p.bit_serial else shifted(r, p.plane_shifts[b])
             if not p.symmetrize:
-                return mux_tree(source, pattern), None
+                return [(mux_tree(source, pattern), None)]
+            if p.pair_tables:
+                out = []
+                for i in range(0, g, 2):
+                    sign, j = pattern[i + 1], pattern[i]
+                    if not p.preflip:
+                        j = j ^ sign
+                    # U = -T is stored: negate where the sign bit is clear.
+                    out.append((Mux(j, source[i + 1], source[i]), ~sign))
+                return out
             sign = pattern[g - 1]
             j = pattern[:g - 1]
             if not p.preflip:
                 j = j ^ Mux(sign, low, 0)
-            return mux_tree(source, j), sign
+            return [(mux_tree(source, j), sign)]
 
-        # Only int2 and int4 need the row sums (their zero-point correction); T[0] = -sum.
-        gsum = [-tab[r][0] for r in range(p.m)] if p.has_zero_point else None
+        # Only int2 and int4 need the row sums (their zero-point correction): T[0] = -sum, or
+        # the pair tables' first entries.
+        gsum = None
+        if p.has_zero_point:
+            gsum = [sum(tab[r][2:g:2], tab[r][0]) if p.pair_tables else -tab[r][0]
+                    for r in range(p.m)]
         corrections = self._group_corrections(m, load, gsum) if p.zp_group else None
         nxt = []
         for r in range(p.m):
             row = []
             for n in range(p.n):
                 word = self.w.p.data[n]
-                terms = [lookup(r, word[b * g:(b + 1) * g], b) for b in planes]
+                terms = [term for b in planes for term in lookup(r, word[b * g:(b + 1) * g], b)]
                 extra = corrections[r][n] if corrections is not None else None
                 row.append(corrected(plane_sum(m, terms, f"lane_{r}_{n}"), extra))
             nxt.append(row)
@@ -515,9 +570,9 @@ class LutTc(_TileArray):
                 terms = []
                 for i in range(pairs):
                     field = word[4 * i:4 * i + 4]
-                    value = Mux(field[3], 0, mux_tree(tab[r][4 * i:4 * i + 4], field[:2]))
+                    value = pair_select(m, tab[r][4 * i:4 * i + 4], field, f"lane_{r}_{n}_p{i}")
                     terms.append((value, field[2]))
-                row.append(plane_sum(m, terms, f"lane_{r}_{n}"))
+                row.append(plane_sum(m, terms, f"lane_{r}_{n}", complemented=True))
             nxt.append(row)
         return nxt
 

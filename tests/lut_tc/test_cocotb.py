@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Nine Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Eleven Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -24,6 +24,9 @@ CASES = {
     "lut_tc_m_int2_zp8": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=40, zp_group=8),
     # max_k < g: one K-group per tile, of fewer steps than rows (the drain paces the tiles).
     "lut_tc_m_short_k": LutTcParams(m=4, n=4, g=4, weight_format="int2", max_k=3),
+    # Pair tables on bit-serial INT2 planes without pre-flip, a zero point per 8 rows of K.
+    "lut_tc_m_int2_ptab": LutTcParams(m=2, n=3, g=4, weight_format="int2", max_k=24,
+                                      preflip=False, pair_tables=True, zp_group=8),
     # The adder-tree baseline (INT2: +-a, +-3a per weight and the zero-point drain).
     "lut_tc_m_adder_int2": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=24,
                                        bit_serial=False, adder_tree=True),
@@ -36,8 +39,9 @@ ADDER_SLOW = {
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 # The shipped INT2 entries (M2 x N8, g = 4, K up to 256, bit-serial and bit-parallel), the
-# ternary pairs core (the ternary entry that meets the fabric target) and the shapes above.
-SHIPPED = ("lut_tc_int2", "lut_tc_int2_parallel", "lut_tc_ternary_pairs")
+# ternary pairs core (the ternary entry that meets the fabric target), the binary pair-table
+# core (the entry that beats the adder tree) and the shapes above.
+SHIPPED = ("lut_tc_int2", "lut_tc_int2_parallel", "lut_tc_ternary_pairs", "lut_tc_binary_pairs")
 ENTRIES = [e for e in CATALOG if e.name in SHIPPED] + \
           [Entry(name, params) for name, params in CASES.items()]
 SLOW = [e for e in CATALOG if e.name not in SHIPPED] + \

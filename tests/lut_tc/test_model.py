@@ -132,6 +132,30 @@ def test_models_equal_integer_product(weight_format, g):
             assert (lut_tc(adder, a, q, z) == reference(weight_format, a, q, z)).all()
 
 
+@pytest.mark.parametrize("weight_format", FORMATS)
+@pytest.mark.parametrize("g", [2, 4])
+def test_pair_tables_equal_integer_product(weight_format, g):
+    rng = np.random.default_rng(30 + g)
+    for bit_serial, preflip, act_width in itertools.product((True, False), (True, False), (8, 16)):
+        p = LutTcParams(m=2, n=3, g=g, weight_format=weight_format, act_width=act_width,
+                        max_k=22, bit_serial=bit_serial, preflip=preflip, pair_tables=True)
+        assert p.table_entries == g and p.entry_width == act_width + 1
+        for a, q, z in _cases(p, rng):
+            assert (lut_tc(p, a, q, z) == reference(weight_format, a, q, z)).all()
+    if weight_format in ("int2", "int4"):
+        p = LutTcParams(m=2, n=3, g=g, weight_format=weight_format, max_k=22,
+                        pair_tables=True, zp_group=2 * g)
+        for a, q, _ in _cases(p, rng):
+            z = rng.integers(0, 1 << p.bits, p.zero_point_shape(q.shape[0]))
+            assert (lut_tc(p, a, q, z) == reference(weight_format, a, q, z, params=p)).all()
+
+
+def test_pair_tables_preflip_per_field():
+    # Each 2-bit field flips its low bit by its own top bit: 0b10_11_01_00 -> 0b11_10_01_00.
+    assert preflip_pattern(0b10110100, 8, 2) == 0b11100100
+    assert preflip_pattern(0b10110100, 8) == 0b11001011
+
+
 @pytest.mark.parametrize("weight_format", ["int2", "int4"])
 @pytest.mark.parametrize("g, zp_group", [(2, 2), (3, 6), (4, 8)])
 def test_per_group_zero_points_equal_integer_product(weight_format, g, zp_group):

@@ -59,6 +59,11 @@ WRONG = [
           preflip=False), ParamValueError,
      "ternary_pairs needs bit_serial=False and symmetrize=True (one step per K-group, tables "
      "symmetric by construction)"),
+    (dict(pair_tables="yes"), ParamTypeError, "pair_tables must be a bool, not 'yes'"),
+    (dict(pair_tables=True, g=3), ParamValueError, "pair_tables needs an even g (2 or 4), not 3"),
+    (dict(pair_tables=True, symmetrize=False, preflip=False), ParamValueError,
+     "pair_tables needs symmetrize=True, ternary_pairs=False and adder_tree=False (half tables "
+     "of bit-plane lookups)"),
     (dict(adder_tree=True), ParamValueError,
      "adder_tree needs bit_serial=False and ternary_pairs=False (one step per K-group, no "
      "tables)"),

@@ -79,6 +79,13 @@ CONFIGS = [
                 ternary_pairs=True),
     LutTcParams(m=1, n=2, g=2, weight_format="ternary", max_k=5, act_width=16,
                 bit_serial=False, ternary_pairs=True),
+    # Pair tables: binary (the catalog's shape), bit-serial INT2 with per-group zero points,
+    # ternary without pre-flip on INT16 activations.
+    LutTcParams(m=2, n=3, g=4, weight_format="binary", max_k=14, bit_serial=False,
+                pair_tables=True),
+    LutTcParams(m=2, n=2, g=4, weight_format="int2", max_k=18, pair_tables=True, zp_group=8),
+    LutTcParams(m=1, n=2, g=2, weight_format="ternary", max_k=7, act_width=16,
+                bit_serial=False, preflip=False, pair_tables=True),
     # The adder-tree baseline in every weight format (INT4 with per-group zero points).
     LutTcParams(m=2, n=3, g=4, weight_format="ternary", max_k=14, bit_serial=False,
                 adder_tree=True),
@@ -95,6 +102,7 @@ CONFIGS = [
                          f"{'ser' if p.bit_serial else 'par'}_sym{int(p.symmetrize)}"
                          f"_pf{int(p.preflip)}_a{p.act_width}"
                          f"{'_pairs' if p.ternary_pairs else ''}"
+                         f"{'_ptab' if p.pair_tables else ''}"
                          f"{'_adder' if p.adder_tree else ''}{p.zp_group or ''}")
 def test_lut_tc_matches_model_under_backpressure(params):
     rng = np.random.default_rng(5)
