@@ -412,14 +412,21 @@ class DeformConv(wiring.Component):
         # An output beat accumulates over the passes (and, full mode, the input groups).
         acc_first = (c_pass == 0) & ((c_cg == 0) if full else 1)
         acc_last = (c_pass == P - 1) & ((c_cg == groups - 1) if full else 1)
+        if p.offsets:
+            go_now = running & (lead >= need) & (~first | self.off.valid)
+        else:
+            # The bottom tap row need only be in up to the next column (the writer's columns
+            # before w_x are complete in every channel group); it is the row being written
+            # when one row is missing.
+            go_now = running & ((lead >= need) | ((lead + 1 == need) & (w_x > c_x + 1)))
         m.d.comb += [
             first.eq((c_cg == 0) & (c_pass == 0) & ((c_og == 0) if full else 1)),
             need.eq(Mux(below < D, below + 1, D + 1)),
+            go.eq(go_now),
             issue.eq(go & ce),
         ]
         if p.offsets:
-            m.d.comb += [go.eq(running & (lead >= need) & (~first | self.off.valid)),
-                         self.off.ready.eq(issue & first)]
+            m.d.comb += self.off.ready.eq(issue & first)
             off_layout = self.off.p.shape()
             held = Signal(off_layout)
             cur = Signal(off_layout)
@@ -429,12 +436,6 @@ class DeformConv(wiring.Component):
                 m.d.comb += cur.eq(held)
             with m.If(self.off.valid & self.off.ready):
                 m.d.sync += held.eq(self.off.p)
-        else:
-            # The bottom tap row need only be in up to the next column (the writer's columns
-            # before w_x are complete in every channel group); it is the row being written
-            # when one row is missing.
-            m.d.comb += go.eq(running & ((lead >= need) |
-                                         ((lead + 1 == need) & (w_x > c_x + 1))))
 
         frame_last = Signal()
         row_step = Signal(range(3))
