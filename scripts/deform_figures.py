@@ -106,7 +106,7 @@ def markdown(rows):
                  p["offset_mode"] + (" + mask" if p.get("mask") else ""),
                  f"{p['pe']} × {p['po']}" if full else str(p["pe"]),
                  f"{p['h_max']}×{p['w_max']}×{p['c_max']}"
-                 + (f" → {p['co_max']}" if full else ""), str(p["d_max"]),
+                 + (f" → {p['co_max']}" if full else ""), str(p.get("d_max", "—")),
                  str(p["rows"]), f"INT{p['weight_bits']}", str(row["latency_cycles"]),
                  str(row["initiation_interval"]),
                  f"{row['figures']['peak_macs_per_cycle']:g}",
