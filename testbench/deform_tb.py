@@ -2,8 +2,9 @@
 (parameters in GEN_PARAMS).
 
 Three input streams (weights + header, feature map, offsets; the plain 3x3, offset mode
-``none``, has no offsets) and the output, driven by the manifest harness (testbench.harness) from payload dicts (generators.deform.formats), each under
-its own random tvalid gaps or tready backpressure. Layers cover the smallest and largest run-time
+``none``, has no offsets) and the output, driven by the manifest harness (testbench.harness)
+from payload dicts (generators.deform.formats), each under its own random tvalid gaps or tready
+backpressure. Layers cover the smallest and largest run-time
 sizes, odd sizes, stride 2, ReLU, random offsets past the clamp, and directed offsets that put
 taps outside the image on every border. Every output beat is checked bit for bit, in order, with
 tlast on each frame's last beat, and nothing extra may come out.

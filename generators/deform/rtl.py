@@ -82,8 +82,8 @@ class DeformConv(wiring.Component):
     reach (``d_max`` below its centre row) are in the line buffer; the input side runs ahead
     by up to ``rows - d_max`` rows. The plain 3x3 issues a pixel once the row below it is in
     up to the column after the pixel's, and writes the row two below the centre behind the
-    taps (column by column), so 3 rows suffice. :attr:`latency` counts from the input transfer that completes
-    those rows to the first output.
+    taps (column by column), so 3 rows suffice. :attr:`latency` counts from the input
+    transfer that completes those rows to the first output.
     """
 
     def __init__(self, params: DeformParams):
