@@ -1,14 +1,16 @@
 """cocotb tests of an emitted deformable-convolution engine against its bit-exact integer model
 (parameters in GEN_PARAMS).
 
-Three input streams (weights + header, feature map, offsets) and the output, driven by the
-manifest harness (testbench.harness) from payload dicts (generators.deform.formats), each under
-its own random tvalid gaps or tready backpressure. Layers cover the smallest and largest run-time
+Three input streams (weights + header, feature map, offsets; the plain 3x3, offset mode
+``none``, has no offsets) and the output, driven by the manifest harness (testbench.harness)
+from payload dicts (generators.deform.formats), each under its own random tvalid gaps or tready
+backpressure. Layers cover the smallest and largest run-time
 sizes, odd sizes, stride 2, ReLU, random offsets past the clamp, and directed offsets that put
 taps outside the image on every border. Every output beat is checked bit for bit, in order, with
 tlast on each frame's last beat, and nothing extra may come out.
 """
 
+import json
 import os
 import random
 import re
@@ -88,7 +90,8 @@ async def run(tb, layers, timeout_cycles=None):
         tb.send("s_axis_w", w_beats(tb, layer))
         for x, off, mask in layer.frames:
             tb.send("s_axis", pixel_payloads(P, x))
-            tb.send("s_axis_off", offset_payloads(P, off, mask))
+            if P.offsets:
+                tb.send("s_axis_off", offset_payloads(P, off, mask))
     for _layer, _n, want in expected:
         tb.expect("m_axis", want)
     try:
@@ -117,7 +120,10 @@ def random_out_channels(rng):
 
 
 def directed_offsets(layer, kind):
-    """Offsets at the clamp bound and past it, pushing every tap off the image's borders."""
+    """Offsets at the clamp bound and past it, pushing every tap off the image's borders (the
+    plain 3x3's taps are fixed: its layer as it is)."""
+    if not P.offsets:
+        return layer
     cfg = layer.cfg
     shape = (cfg.out_height, cfg.out_width)
     limit = P.offset_limit
@@ -181,7 +187,9 @@ async def test_offsets_at_and_past_the_bound(dut):
 
 def regular(layer):
     """The same layer with the offsets of a regular 3x3 convolution (dilation 1, or zero
-    (dy, dx))."""
+    (dy, dx)); the plain 3x3's layer as it is."""
+    if not P.offsets:
+        return layer
     frames = []
     for x, off, mask in layer.frames:
         plain = np.ones_like(off) if P.offset_mode == "square" else np.zeros_like(off)
@@ -193,28 +201,46 @@ def regular(layer):
 async def test_full_rate(dut):
     """Back-to-back layers at the largest size without gaps or backpressure: one issue a cycle
     (an output beat per initiation_interval cycles) once the line buffer is primed, the next
-    layer's priming overlapped; then the same layers as regular 3x3 convolutions."""
+    layer's priming overlapped; then the same layers as regular 3x3 convolutions.
+
+    With ``DEFORM_LAYER_SEED`` the layers' data come from that seed alone (layer n from
+    ``default_rng([seed, n])``, the offsets drawn last), so engines of the same sizes (a
+    deformable entry and its plain 3x3 twin) run the same feature maps and weights; with
+    ``DEFORM_CYCLES_OUT`` the cycle counts go to that JSON file."""
+    layer_seed = os.environ.get("DEFORM_LAYER_SEED")
     rng = np.random.default_rng(random.getrandbits(32))
     tb = await make_tb(dut)
     # DEFORM_CONFIGS single-frame layers by default (a network's layers); DEFORM_FRAMES frames
     # per configuration amortise the first priming further.
     frames = int(os.environ.get("DEFORM_FRAMES", "1"))
     configs = int(os.environ.get("DEFORM_CONFIGS", "3"))
-    layers = [random_layer(P, rng, P.h_max, P.w_max, P.c_max, frames=frames)
-              for _ in range(configs)]
+    layers = [random_layer(P, np.random.default_rng([int(layer_seed), n]) if layer_seed else rng,
+                           P.h_max, P.w_max, P.c_max, frames=frames) for n in range(configs)]
     cfg = layers[0].cfg
     beats = cfg.out_beats(P) * frames * configs
     issues = cfg.issues(P) * frames * configs
-    priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
+    priming = (min(P.reach, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
     weights = len(w_beats(tb, layers[0]))
     # Between configurations only the pipeline drains and the weights load.
     budget = issues + priming + configs * (weights + PIPELINE_STAGES + 2) + 40
     peak = issues * P.macs_per_issue / P.passes
-    cycles = {}
-    for kind, jobs in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):
-        mark = tb.mark()["m_axis"]
+    cycles, measured = {}, {}
+    kinds = ((("deformable", layers), ("regular 3x3", [regular(la) for la in layers]))
+             if P.offsets else (("plain 3x3", layers),))
+    for kind, jobs in kinds:
+        mark = tb.mark()
         cycles[kind] = await run(tb, jobs)
-        transfers = tb.transfers["m_axis"][mark:]      # the clock edge of every output beat
+        transfers = tb.transfers["m_axis"][mark["m_axis"]:]   # the edge of every output beat
+        start = tb.transfers["s_axis_w"][mark["s_axis_w"]]     # the first header's transfer
+        per_layer = beats // configs
+        ends = [transfers[(n + 1) * per_layer - 1] for n in range(configs)]
+        measured[kind] = {
+            "layers": configs, "frames_per_layer": frames, "output_beats": beats,
+            "cycles": cycles[kind],
+            # From the first header beat's transfer to the first layer's last output beat.
+            "first_layer_cycles": ends[0] - start + 1,
+            # Between the last output beats of consecutive layers (primed, back to back).
+            "next_layer_cycles": [b - a for a, b in zip(ends, ends[1:])]}
         # From the first output to the last: the rate once the stream's first layer is primed.
         steady = transfers[-1] - transfers[0] + P.passes * cfg.issues(P) // cfg.out_beats(P)
         dut._log.info("full rate (%s): %d layers x %d frames, %d output beats in %d cycles "
@@ -224,5 +250,9 @@ async def test_full_rate(dut):
                       100 * issues / steady)
         assert cycles[kind] <= budget, f"{kind}: {beats} beats took {cycles[kind]} cycles, " \
                                        f"budget {budget}"
-    dut._log.info("full rate: deformable / regular 3x3 cycles = %.4f",
-                  cycles["deformable"] / cycles["regular 3x3"])
+    if P.offsets:
+        dut._log.info("full rate: deformable / regular 3x3 cycles = %.4f",
+                      cycles["deformable"] / cycles["regular 3x3"])
+    if os.environ.get("DEFORM_CYCLES_OUT"):
+        with open(os.environ["DEFORM_CYCLES_OUT"], "w") as out:
+            json.dump(measured, out, indent=1, sort_keys=True)

@@ -16,7 +16,7 @@ FAMILY = Family(
     core_builder="generators.deform.rtl:DeformConv",
     estimator="generators.deform.estimate:estimate",
     summary="deformable 3x3 convolution, depthwise or full: line buffer, square/rounded/bilinear "
-            "offsets",
+            "offsets, or none (the plain 3x3 baseline)",
     tlast="last beat of a frame (output); inputs' tlast is not used",
     latency="cycles from the input transfer completing the rows the first output row needs to "
             "the first output valid",
@@ -40,6 +40,13 @@ FAMILY = Family(
         # has eight DSPs).
         Entry("deform_dw_square_tiny", DeformParams(
             offset_mode="square", pe=1, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
+        # The plain 3x3 baselines of the two entries above them: the same MAC array,
+        # requantiser and streams, no offsets, a 3-row line buffer (the price of deformability
+        # is the difference).
+        Entry("deform_dw_plain", DeformParams(
+            offset_mode="none", pe=8, c_max=32, h_max=32, w_max=32, weight_bits=4)),
+        Entry("deform_dw_plain_tiny", DeformParams(
+            offset_mode="none", pe=1, c_max=8, h_max=16, w_max=16, weight_bits=4)),
         # Full 3x3 (every output channel over all input channels): 4 input x 2 output channels a
         # cycle, the same 72 MACs a cycle as deform_dw_square, 32 channels in and out.
         Entry("deform_full_square", DeformParams(

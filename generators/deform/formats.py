@@ -13,7 +13,8 @@ Streams (AXI4-Stream names of the emitted top):
 * ``s_axis`` (member ``i``): the feature map, NHWC raster order, ``pe`` channels per beat.
 * ``s_axis_off`` (member ``off``): one beat per output pixel, raster order: the dilation
   (square), or (dy, dx) per tap (rounded, bilinear: lane 2k is dy, 2k+1 dx); the bilinear
-  modulation mask, one unsigned code per tap, is ``tuser``.
+  modulation mask, one unsigned code per tap, is ``tuser``. The plain 3x3 (offset mode
+  ``none``) has no such stream.
 * ``m_axis`` (member ``o``): the output, NHWC raster order, ``pe`` (full mode: ``po``) channels
   per beat, ``tlast`` on a frame's last beat.
 
@@ -134,7 +135,9 @@ def weight_lane_fields(params: DeformParams):
 
 
 def offset_lanes(params: DeformParams):
-    """(lanes, bits, signed) of the offset beat's data."""
+    """(lanes, bits, signed) of the offset beat's data; None for the plain 3x3 (no stream)."""
+    if not params.offsets:
+        return None
     if params.offset_mode == "square":
         return 1, params.offset_bits, False
     return 18, params.offset_bits, True

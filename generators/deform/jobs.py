@@ -12,7 +12,8 @@ __all__ = ["job"]
 def job(params, rng, size=None):
     """``(inputs, outputs)``: ``{member: [payload dicts]}``, inputs in the order they start
     (the header and weights on ``w`` before the frame on ``i`` and its offsets on ``off``).
-    The header beat's ``data`` is the header word (the manifest's ``header`` layout)."""
+    The header beat's ``data`` is the header word (the manifest's ``header`` layout); the
+    plain 3x3 (offset mode ``none``) has no ``off``."""
     small = size is not None and size < 0.5
     height = int(rng.integers(1, min(3 if small else 5, params.h_max) + 1))
     width = int(rng.integers(1, min(3 if small else 5, params.w_max) + 1))
@@ -23,6 +24,7 @@ def job(params, rng, size=None):
     out = deform_layer(params, layer.cfg, x, off, layer.weights, layer.scale, layer.bias, mask)
     w_beats = [{"data": header_word(params, layer.cfg), "last": 0},
                *weight_payloads(params, layer.cfg, layer.weights, layer.scale, layer.bias)]
-    return ({"w": w_beats, "i": pixel_payloads(params, x),
-             "off": offset_payloads(params, off, mask)},
-            {"o": output_payloads(params, out)})
+    inputs = {"w": w_beats, "i": pixel_payloads(params, x)}
+    if params.offsets:
+        inputs["off"] = offset_payloads(params, off, mask)
+    return inputs, {"o": output_payloads(params, out)}

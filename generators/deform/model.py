@@ -92,7 +92,12 @@ def deform_conv2d_reference(input, offset, weight, bias=None, stride=(1, 1), pad
 
 def clamp_offsets(params: DeformParams, offsets):
     """The offsets as the engine uses them: dilations to ``0..d_max``, (dy, dx) codes to
-    ``±(d_max - 1)`` (times ``2**offset_frac`` for bilinear)."""
+    ``±(d_max - 1)`` (times ``2**offset_frac`` for bilinear); the plain 3x3 takes none."""
+    if not params.offsets:
+        if offsets is not None:
+            raise ValueError("offsets must be None without offsets (offset_mode 'none'), "
+                             f"not an array of shape {np.shape(offsets)}")
+        return None
     offsets = np.asarray(offsets, dtype=np.int64)
     if params.offset_mode == "square":
         return np.clip(offsets, 0, params.offset_limit)
@@ -107,7 +112,9 @@ def tap_samples(params: DeformParams, cfg: LayerConfig, offsets, mask=None):
     ox = np.arange(cfg.out_width)[None, :] * cfg.stride
     shape = (cfg.out_height, cfg.out_width)
     for k, (ty, tx) in enumerate(TEMPLATE):
-        if params.offset_mode == "square":
+        if params.offset_mode == "none":
+            yield k, oy + ty, ox + tx, np.ones(shape, dtype=np.int64)
+        elif params.offset_mode == "square":
             yield k, oy + ty * off, ox + tx * off, np.ones(shape, dtype=np.int64)
         elif params.offset_mode == "rounded":
             yield k, oy + ty + off[..., k, 0], ox + tx + off[..., k, 1], \
@@ -131,7 +138,7 @@ def tap_samples(params: DeformParams, cfg: LayerConfig, offsets, mask=None):
 def accumulate(params: DeformParams, cfg: LayerConfig, x, offsets, weights, mask=None):
     """Accumulators [Ho, Wo, C_out] (int64) of the deformable 3x3 convolution of the INT8
     feature map ``x`` [H, W, C] with ``weights`` [C, 3, 3] (depthwise) or [C_out, C, 3, 3]
-    (full); out-of-image samples are 0."""
+    (full); out-of-image samples are 0. ``offsets`` is None for the plain 3x3."""
     cfg.check(params)
     x = np.asarray(x, dtype=np.int64)
     full = params.mode == "full"
@@ -173,9 +180,12 @@ def deform_layer(params, cfg, x, offsets, weights, scale, bias, mask=None):
 
 def torchvision_offsets(params: DeformParams, cfg: LayerConfig, offsets, mask=None):
     """The engine's (clamped) offsets and mask as torchvision ``offset`` [1, 18, Ho, Wo] and
-    ``mask`` [1, 9, Ho, Wo] floats (mask ``None`` without one), for dilation 1 and padding 1."""
+    ``mask`` [1, 9, Ho, Wo] floats (mask ``None`` without one), for dilation 1 and padding 1;
+    zeros for the plain 3x3."""
     off = clamp_offsets(params, offsets)
-    if params.offset_mode == "square":
+    if off is None:
+        dyx = np.zeros((cfg.out_height, cfg.out_width, 9, 2))
+    elif params.offset_mode == "square":
         dyx = TEMPLATE[None, None] * (off[..., None, None] - 1)      # d = 1 + s
     else:
         dyx = off / float(1 << (params.offset_frac or 0))

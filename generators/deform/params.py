@@ -11,7 +11,7 @@ import dataclasses
 
 from ..params import BOOL, INT, STR, BlockParams, Derived, ParamValueError, param, when
 
-__all__ = ["DeformParams", "MODES", "OFFSET_MODES", "HEADER_BITS"]
+__all__ = ["DeformParams", "MODES", "OFFSET_MODES", "DEFORMABLE", "HEADER_BITS"]
 
 #: ``depthwise``: one 3x3 filter per channel (CoDeNet's main case); ``full``: every output
 #: channel sums over all input channels, ``po`` output channels in parallel.
@@ -19,8 +19,13 @@ MODES = ("depthwise", "full")
 
 #: ``square``: one integer dilation d per output pixel, taps at ((i-1)d, (j-1)d) (CoDeNet);
 #: ``rounded``: per-tap integer (dy, dx); ``bilinear``: per-tap fixed-point (dy, dx) sampled by
-#: bilinear interpolation with per-corner zero padding (torchvision).
-OFFSET_MODES = ("square", "rounded", "bilinear")
+#: bilinear interpolation with per-corner zero padding (torchvision); ``none``: a plain 3x3
+#: convolution, the engine's baseline: no offset stream, taps at the regular (i-1, j-1), a
+#: line buffer of 3 rows.
+OFFSET_MODES = ("square", "rounded", "bilinear", "none")
+
+#: The offset modes that have offsets (an offset stream and a tap reach d_max).
+DEFORMABLE = OFFSET_MODES[:3]
 
 #: Bits of the configuration header at the start of the weight stream (see :mod:`.formats`):
 #: the full mode adds the output channel count.
@@ -46,7 +51,8 @@ class DeformParams(BlockParams):
     offset_mode: str = param("square", kind=STR, choices=OFFSET_MODES,
                              doc="square: one integer dilation per output pixel; rounded: "
                                  "integer (dy, dx) per tap; bilinear: fixed-point (dy, dx) per "
-                                 "tap, sampled by bilinear interpolation.")
+                                 "tap, sampled by bilinear interpolation; none: a plain 3x3 "
+                                 "convolution (no offsets, a 3-row line buffer).")
     # The header gives channels; channels / pe is a shift only for a power of two.
     pe: int = param(4, kind=INT, low=1, high=16, power_of_two=True,
                     doc="Input channels per beat and per cycle.")
@@ -61,16 +67,19 @@ class DeformParams(BlockParams):
                        doc="Largest feature-map height chosen at run time.")
     w_max: int = param(32, kind=INT, low=1, high=4096,
                        doc="Largest feature-map width chosen at run time.")
-    d_max: int = param(4, kind=INT, low=1, high=31,
+    d_max: int = param(4, kind=INT, low=1, high=31, applies=when("offset_mode", *DEFORMABLE),
                        doc="The farthest a tap reaches from the output pixel's centre in rows or "
                            "columns (square dilations clamp to 0..d_max, rounded and bilinear "
                            "offsets to +-(d_max - 1)).")
-    rows: int = param(Derived("2 * d_max + 2", lambda p: 2 * p.d_max + 2), kind=INT, low=2,
-                      high=256, allowed="2..256, at least 2 * d_max + 2",
-                      doc="Line-buffer rows (a row is written while the taps read 2 * d_max + 1).")
+    rows: int = param(Derived("2 * d_max + 2 (3 without offsets)", lambda p: p.least_rows),
+                      kind=INT, low=2, high=256,
+                      allowed="2..256, at least 2 * d_max + 2 (3 without offsets)",
+                      doc="Line-buffer rows (a row is written while the taps read 2 * d_max + 1; "
+                          "without offsets the row being written is the taps' bottom row).")
     weight_bits: int = param(8, kind=INT, choices=(4, 8),
                              doc="Signed weight width (activations are signed INT8).")
     offset_bits: int = param(8, kind=INT, low=2, high=16,
+                             applies=when("offset_mode", *DEFORMABLE),
                              doc="Bits of one offset: an unsigned dilation (square) or a signed "
                                  "dy or dx code.")
     offset_frac: int = param(4, kind=INT, low=1,
@@ -95,7 +104,11 @@ class DeformParams(BlockParams):
                        kind=INT, low=0, high=48, doc="Right shift of the requantisation.")
 
     def _check(self):
-        least = 2 * self.d_max + 2
+        least = self.least_rows
+        if self.offset_mode == "none" and self.rows < least:
+            raise ParamValueError(
+                f"rows must be at least 3 without offsets (offset_mode 'none'), not "
+                f"{self.rows!r}: the taps read 3 rows and the row being written is the third")
         if self.rows < least:
             # CoDeNet's engine keeps 15 rows and writes a row before the window of the row
             # 8 above it is read: at d = 7 the top tap row shares the buffer row being written.
@@ -109,6 +122,22 @@ class DeformParams(BlockParams):
                 f"a weight beat of {lanes} * ({self.lane_taps} * weight_bits + scale_bits + "
                 f"bias_bits) = {self.beat_bits} bits cannot hold the "
                 f"{HEADER_BITS[self.mode]}-bit header: raise {lanes}, scale_bits or bias_bits")
+
+    @property
+    def offsets(self):
+        """True when the engine takes offsets (an ``off`` stream); False for the plain 3x3."""
+        return self.offset_mode != "none"
+
+    @property
+    def reach(self):
+        """Rows (or columns) a tap reaches from the centre: ``d_max``, 1 for the plain 3x3."""
+        return self.d_max if self.offsets else 1
+
+    @property
+    def least_rows(self):
+        """The fewest line-buffer rows: 2 * d_max + 2; 3 for the plain 3x3, whose writer fills
+        the taps' bottom row column by column behind the reads (no spare row)."""
+        return 2 * self.d_max + 2 if self.offsets else 3
 
     @property
     def out_lanes(self):
@@ -158,6 +187,8 @@ class DeformParams(BlockParams):
     @property
     def offset_limit(self):
         """Largest offset code magnitude after clamping (a dilation for square)."""
+        if self.offset_mode == "none":
+            return 0
         if self.offset_mode == "square":
             return min(self.d_max, (1 << self.offset_bits) - 1)
         return (self.d_max - 1) << (self.offset_frac or 0)

@@ -72,15 +72,18 @@ class DeformConv(wiring.Component):
     i : In(stream.Signature(...))
         Feature map, NHWC raster order, ``pe`` signed INT8 channels per beat; ``last`` ignored.
     off : In(stream.Signature(...))
-        One beat per output pixel, raster order, taken with the pixel's first channel group.
+        One beat per output pixel, raster order, taken with the pixel's first channel group
+        (not there for the plain 3x3, offset mode ``none``).
     o : Out(stream.Signature(...))
         Output, NHWC raster order, ``pe`` (full mode ``po``) INT8 channels per beat, ``last`` on
         a frame's last beat.
 
     One output beat per :attr:`initiation_interval` cycles once the rows a pixel's taps can
     reach (``d_max`` below its centre row) are in the line buffer; the input side runs ahead
-    by up to ``rows - d_max`` rows. :attr:`latency` counts from the input transfer that completes
-    those rows to the first output.
+    by up to ``rows - d_max`` rows. The plain 3x3 issues a pixel once the row below it is in
+    up to the column after the pixel's, and writes the row two below the centre behind the
+    taps (column by column), so 3 rows suffice. :attr:`latency` counts from the input
+    transfer that completes those rows to the first output.
     """
 
     def __init__(self, params: DeformParams):
@@ -88,22 +91,24 @@ class DeformConv(wiring.Component):
             raise TypeError(f"params must be a DeformParams, not {params!r}")
         self._params = p = params
         act = data.ArrayLayout(signed(ACT_BITS), p.pe)
-        lanes, bits, is_signed = offset_lanes(p)
-        off_fields = {"data": data.ArrayLayout(signed(bits) if is_signed else unsigned(bits),
-                                               lanes)}
-        if p.mask:
-            off_fields["user"] = data.ArrayLayout(unsigned(p.mask_bits), 9)
-        off_fields["last"] = 1
         lane = data.StructLayout({name: signed(width) if sgn else unsigned(width)
                                   for name, width, sgn in weight_lane_fields(p)})
         self._wbeat = data.ArrayLayout(lane, p.out_lanes)
         out = data.ArrayLayout(signed(ACT_BITS), p.out_lanes)
-        super().__init__({
+        members = {
             "w": In(stream.Signature(data.StructLayout({"data": self._wbeat, "last": 1}))),
             "i": In(stream.Signature(data.StructLayout({"data": act, "last": 1}))),
-            "off": In(stream.Signature(data.StructLayout(off_fields))),
-            "o": Out(stream.Signature(data.StructLayout({"data": out, "last": 1}))),
-        })
+        }
+        if p.offsets:       # the plain 3x3 (offset mode none) has no offset stream
+            lanes, bits, is_signed = offset_lanes(p)
+            off_fields = {"data": data.ArrayLayout(signed(bits) if is_signed else unsigned(bits),
+                                                   lanes)}
+            if p.mask:
+                off_fields["user"] = data.ArrayLayout(unsigned(p.mask_bits), 9)
+            off_fields["last"] = 1
+            members["off"] = In(stream.Signature(data.StructLayout(off_fields)))
+        members["o"] = Out(stream.Signature(data.StructLayout({"data": out, "last": 1})))
+        super().__init__(members)
 
     @property
     def params(self):
@@ -159,7 +164,7 @@ class DeformConv(wiring.Component):
         off_notes = {"data[]": Note(p.offset_frac or 0, (
             f"dilation d of the output pixel, clamped to 0..{p.d_max}" if p.offset_mode ==
             "square" else f"per tap k = 3i+j: lane 2k dy, lane 2k+1 dx (rows, columns), "
-                          f"clamped to +-{p.d_max - 1}"))}
+                          f"clamped to +-{p.d_max - 1}"))} if p.offsets else None
         if p.mask:
             off_notes["user[]"] = Note(p.mask_bits - 1, "modulation mask of tap k (lane k)")
         ignored = "not read: sizes come from the header"
@@ -180,40 +185,52 @@ class DeformConv(wiring.Component):
                 f"fraction bits{f', mask of {p.mask_bits - 1}' if p.mask else ''})")
         requant = (f"((acc * scale + 2**{p.shift - 1}) >> {p.shift})" if p.shift else
                    "(acc * scale)")
+        streams = {
+            "w": Stream(
+                f"beat 0: the header; then the weights, {order}", f"1 + {weights}",
+                Tlast("ignored", "not read: beats are counted from the header"),
+                w_notes, layouts={"header": (header, header_notes)},
+                segments=(Segment("header", "1", "the layer's run-time sizes", "header"),
+                          Segment("weights", weights, f"weights, {order}", index=index))),
+            "i": Stream(f"feature map, NHWC raster order, {p.pe} channels per beat",
+                        "frames * height * width * groups", Tlast("ignored", ignored),
+                        {"data[]": Note(meaning="input activation x")}),
+        }
+        if p.offsets:
+            streams["off"] = Stream("one beat per output pixel, raster order, taken with the "
+                                    "pixel's first channel group",
+                                    "frames * out_height * out_width",
+                                    Tlast("ignored", "not read: one beat per output pixel"),
+                                    off_notes)
+        streams["o"] = Stream(f"output, NHWC raster order, {out_lanes} channels per beat",
+                              "frames * frame_out",
+                              Tlast("delimits", "last beat of a frame", "frame_out"),
+                              {"data[]": Note(meaning="output activation y")})
+        if p.offsets:
+            first_rows = (f"(min({p.d_max}, height - 1) + 1) * width * groups - 1",
+                          "the beat that completes row min(d_max, height - 1) of the first "
+                          "frame, the last its first output row can reach")
+        else:
+            first_rows = ("(min(1, height - 1) * width + min(2, width)) * groups - 1",
+                          "the beat that completes column min(1, width - 1) of row "
+                          "min(1, height - 1) of the first frame, the last its first output "
+                          "pixel reads")
+        job = ("one layer configuration: a header and weights on s_axis_w, then `frames` "
+               "feature maps on s_axis" + (" with their offsets on s_axis_off" if p.offsets
+                                           else ""))
         return BlockSpec(
-            job="one layer configuration: a header and weights on s_axis_w, then `frames` "
-                "feature maps on s_axis with their offsets on s_axis_off",
+            job=job,
             variables=tuple(variables),
             derived=(("out_height", "(height - 1) // (stride2 + 1) + 1"),
                      ("out_width", "(width - 1) // (stride2 + 1) + 1"),
                      ("groups", f"channels // {p.pe}"),
                      ("out_groups", f"out_channels // {p.po}" if full else "groups"),
                      ("frame_out", "out_height * out_width * out_groups")),
-            streams={
-                "w": Stream(
-                    f"beat 0: the header; then the weights, {order}", f"1 + {weights}",
-                    Tlast("ignored", "not read: beats are counted from the header"),
-                    w_notes, layouts={"header": (header, header_notes)},
-                    segments=(Segment("header", "1", "the layer's run-time sizes", "header"),
-                              Segment("weights", weights, f"weights, {order}", index=index))),
-                "i": Stream(f"feature map, NHWC raster order, {p.pe} channels per beat",
-                            "frames * height * width * groups", Tlast("ignored", ignored),
-                            {"data[]": Note(meaning="input activation x")}),
-                "off": Stream("one beat per output pixel, raster order, taken with the pixel's "
-                              "first channel group", "frames * out_height * out_width",
-                              Tlast("ignored", "not read: one beat per output pixel"),
-                              off_notes),
-                "o": Stream(f"output, NHWC raster order, {out_lanes} channels per beat",
-                            "frames * frame_out",
-                            Tlast("delimits", "last beat of a frame", "frame_out"),
-                            {"data[]": Note(meaning="output activation y")}),
-            },
+            streams=streams,
             latency=Latency(
                 (f"{PIPELINE_STAGES} + {p.passes} * groups" if full and p.passes > 1 else
                  f"{PIPELINE_STAGES} + groups" if full else str(PIPELINE_STAGES + p.passes)),
-                (("i", f"(min({p.d_max}, height - 1) + 1) * width * groups - 1",
-                  "the beat that completes row min(d_max, height - 1) of the first frame, the "
-                  "last its first output row can reach"),
+                (("i", *first_rows),
                  ("w", f"{weights}", "the configuration's last weight beat")),
                 ("o", "0", "the frame's first output beat")),
             function=Function(
@@ -238,7 +255,7 @@ class DeformConv(wiring.Component):
     def elaborate(self, platform):
         p = self._params
         m = Module()
-        R, D, G, WM, PE, P = p.rows, p.d_max, p.groups_max, p.w_max, p.pe, p.passes
+        R, D, G, WM, PE, P = p.rows, p.reach, p.groups_max, p.w_max, p.pe, p.passes
         GO, LO = p.out_groups_max, p.out_lanes
         bilinear = p.offset_mode == "bilinear"
         full = p.mode == "full"
@@ -347,11 +364,21 @@ class DeformConv(wiring.Component):
         w_slot = Signal(range(R))
         row_done = Signal()
         row_freed = Signal(range(3))
+        # Rows the issued beat in S1 frees count only once its reads are done (at the next
+        # enabled edge, where a write to them still reads old data): while the pipeline is
+        # stalled right after the issue the writer must not overwrite them.
+        held_lead = lead + Mux(ce, 0, row_freed)
+        if p.offsets:
+            m.d.comb += self.i.ready.eq((w_frames != 0) & (held_lead <= R - 1 - D))
+        else:
+            # The plain 3x3 also writes the row two below the centre, into the slot of the
+            # centre's top tap row, column by column behind the reads: a column once every
+            # beat still to read it (the one issued next, or the stalled one in S1) is two
+            # columns past it. Rows above that wait, as in the deformable engine.
+            reader_x = Signal(range(p.w_max + 1))
+            m.d.comb += self.i.ready.eq((w_frames != 0) & (
+                (held_lead <= R - 1 - D) | ((held_lead == R - D) & (w_x + 2 <= reader_x))))
         m.d.comb += [
-            # Rows the issued beat in S1 frees count only once its reads are done (at the next
-            # enabled edge, where a write to them still reads old data): while the pipeline is
-            # stalled right after the issue the writer must not overwrite them.
-            self.i.ready.eq((w_frames != 0) & (lead + Mux(ce, 0, row_freed) <= R - 1 - D)),
             lw.addr.eq(w_slot * (WM * G) + w_x * G + w_cg),
             lw.data.eq(self.i.p.data),
             lw.en.eq(self.i.valid & self.i.ready),
@@ -385,22 +412,30 @@ class DeformConv(wiring.Component):
         # An output beat accumulates over the passes (and, full mode, the input groups).
         acc_first = (c_pass == 0) & ((c_cg == 0) if full else 1)
         acc_last = (c_pass == P - 1) & ((c_cg == groups - 1) if full else 1)
+        if p.offsets:
+            go_now = running & (lead >= need) & (~first | self.off.valid)
+        else:
+            # The bottom tap row need only be in up to the next column (the writer's columns
+            # before w_x are complete in every channel group); it is the row being written
+            # when one row is missing.
+            go_now = running & ((lead >= need) | ((lead + 1 == need) & (w_x > c_x + 1)))
         m.d.comb += [
             first.eq((c_cg == 0) & (c_pass == 0) & ((c_og == 0) if full else 1)),
             need.eq(Mux(below < D, below + 1, D + 1)),
-            go.eq(running & (lead >= need) & (~first | self.off.valid)),
+            go.eq(go_now),
             issue.eq(go & ce),
-            self.off.ready.eq(issue & first),
         ]
-        off_layout = self.off.p.shape()
-        held = Signal(off_layout)
-        cur = Signal(off_layout)
-        with m.If(first):
-            m.d.comb += cur.eq(self.off.p)
-        with m.Else():
-            m.d.comb += cur.eq(held)
-        with m.If(self.off.valid & self.off.ready):
-            m.d.sync += held.eq(self.off.p)
+        if p.offsets:
+            m.d.comb += self.off.ready.eq(issue & first)
+            off_layout = self.off.p.shape()
+            held = Signal(off_layout)
+            cur = Signal(off_layout)
+            with m.If(first):
+                m.d.comb += cur.eq(self.off.p)
+            with m.Else():
+                m.d.comb += cur.eq(held)
+            with m.If(self.off.valid & self.off.ready):
+                m.d.sync += held.eq(self.off.p)
 
         frame_last = Signal()
         row_step = Signal(range(3))
@@ -449,7 +484,9 @@ class DeformConv(wiring.Component):
         wys = [Signal(range((1 << frac) + 1), name=f"wy{k}") for k in range(9)]
         wxs = [Signal(range((1 << frac) + 1), name=f"wx{k}") for k in range(9)]
         limit = p.offset_limit
-        if p.offset_mode == "square":
+        if not p.offsets:
+            pass        # the regular template: constants, used as such in S1
+        elif p.offset_mode == "square":
             raw = cur.data[0]
             dil = Signal(range(limit + 1))
             m.d.comb += dil.eq(clamp(raw, high=limit))
@@ -488,8 +525,14 @@ class DeformConv(wiring.Component):
         cg1 = stage("cg1", c_cg)
         wbase1 = stage("wbase1", c_wbase) if full else None
         cy1, cx1, slot1 = stage("cy1", c_y), stage("cx1", c_x), stage("slot1", c_slot)
-        dy1 = [stage(f"dy{k}_s1", dys[k]) for k in range(9)]
-        dx1 = [stage(f"dx{k}_s1", dxs[k]) for k in range(9)]
+        if not p.offsets:
+            m.d.comb += reader_x.eq(Mux(v1 & ~ce, cx1, c_x))
+        if p.offsets:
+            dy1 = [stage(f"dy{k}_s1", dys[k]) for k in range(9)]
+            dx1 = [stage(f"dx{k}_s1", dxs[k]) for k in range(9)]
+        else:
+            dy1 = [int(ty) for ty, _tx in TEMPLATE]
+            dx1 = [int(tx) for _ty, tx in TEMPLATE]
         if bilinear:
             wy1 = [stage(f"wy{k}_s1", wys[k]) for k in range(9)]
             wx1 = [stage(f"wx{k}_s1", wxs[k]) for k in range(9)]

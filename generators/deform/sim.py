@@ -47,7 +47,9 @@ class Layer:
 
 def random_offsets(params, cfg, rng, spread=None):
     """Offsets (and mask) for ``cfg``: dilations 0..d_max+2 (beyond the bound: clamped), or
-    (dy, dx) codes over the bound and past it."""
+    (dy, dx) codes over the bound and past it; ``(None, None)`` for the plain 3x3."""
+    if not params.offsets:
+        return None, None
     shape = (cfg.out_height, cfg.out_width)
     limit = params.offset_limit
     if params.offset_mode == "square":
@@ -107,7 +109,8 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
     from .rtl import DeformConv
 
     dut = DeformConv(params)
-    fields = {name: getattr(dut, name).payload.shape().members for name in ("w", "i", "off", "o")}
+    names = ("w", "i", "off", "o") if params.offsets else ("w", "i", "o")
+    fields = {name: getattr(dut, name).payload.shape().members for name in names}
 
     def framed(name, words):
         return [{"data": from_bits(fields[name]["data"], word), "last": int(n == len(words) - 1)}
@@ -119,13 +122,15 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
                                             layer.bias))
         for x, off, mask in layer.frames:
             i_beats += framed("i", pixel_beats(params, x))
+            out_counts.append(layer.cfg.out_beats(params))
+            if not params.offsets:
+                continue
             offsets = offset_beats(params, off, mask)
             payloads = framed("off", [word for word, _user in offsets])
             if "user" in fields["off"]:
                 for payload, (_word, user) in zip(payloads, offsets):
                     payload["user"] = from_bits(fields["off"]["user"], user)
             off_beats += payloads
-            out_counts.append(layer.cfg.out_beats(params))
     total = sum(out_counts)
 
     sim = Simulator(dut)
@@ -134,7 +139,9 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
     # One pause generator per stream, seeded from ``seed`` in this order.
     rng = random.Random(seed)
     for name, payloads in (("w", w_beats), ("i", i_beats), ("off", off_beats)):
-        add_producer(sim, getattr(dut, name), payloads, pauses=random_pauses(gaps, rng.random()))
+        pause_seed = rng.random()       # drawn without offsets too: the same output pauses
+        if name in fields:
+            add_producer(sim, getattr(dut, name), payloads, pauses=random_pauses(gaps, pause_seed))
     received = add_consumer(sim, dut.o, total, pauses=random_pauses(backpressure, rng.random()))
     issues = sum(layer.cfg.issues(params) for layer in layers for _ in layer.frames)
     limit = max_cycles or (60 * (issues + len(i_beats)) + 2000)

@@ -1,5 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted deformable-convolution engines, bit-exact against the
-integer model. Four small builds: one per offset mode, and the full 3x3 mode."""
+integer model. Five small builds: one per offset mode (the plain 3x3 included), and the full
+3x3 mode."""
 
 import pytest
 
@@ -17,6 +18,9 @@ CASES = {
     # fractional offsets (3 fraction bits) with the DCNv2 mask, one channel a cycle
     "deform_t_bilinear": DeformParams(offset_mode="bilinear", pe=1, c_max=2, h_max=7, w_max=6,
                                       d_max=2, offset_frac=3, mask=True, mask_bits=6),
+    # the plain 3x3 baseline: no offset stream, the 3-row line buffer
+    "deform_t_plain": DeformParams(offset_mode="none", pe=2, c_max=4, h_max=7, w_max=6,
+                                   weight_bits=4),
     # full 3x3: 2 input x 2 output channels a cycle, per-tap integer offsets
     "deform_t_full": DeformParams(mode="full", offset_mode="rounded", pe=2, c_max=4, po=2,
                                   co_max=4, h_max=6, w_max=5, d_max=2),

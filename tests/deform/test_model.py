@@ -8,7 +8,8 @@ import pytest
 
 from generators.deform.formats import LayerConfig
 from generators.deform.model import (accumulate, bilinear_sample, clamp_offsets,
-                                     deform_conv2d_reference, requantize, torchvision_offsets)
+                                     deform_conv2d_reference, deform_layer, requantize,
+                                     torchvision_offsets)
 from generators.deform.params import DeformParams
 from generators.deform.sim import random_offsets
 
@@ -175,3 +176,45 @@ def test_bilinear_calibrated_layers_rarely_saturate(mask):
         assert _calibrated_saturation(params, seed) < 0.01
     if mask:        # 15 fraction bits: the old fixed shift 16 left a least gain of 1/2
         assert _calibrated_saturation(dataclasses.replace(params, shift=16), 5) > 0.2
+
+
+@pytest.mark.parametrize("mode", ["depthwise", "full"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_plain_equals_the_deformable_model_with_zero_offsets(mode, stride):
+    """offset_mode 'none' is the deformable model with regular offsets: square dilation 1,
+    rounded and bilinear (dy, dx) = 0 (bilinear scaled by its corner weights and unit mask);
+    and the torchvision reference with zero offsets."""
+    full = mode == "full"
+    sizes = dict(mode=mode, pe=2, c_max=4, h_max=9, w_max=8, weight_bits=4,
+                 **(dict(po=2, co_max=4) if full else {}))
+    plain = DeformParams(offset_mode="none", **sizes)
+    rng = np.random.default_rng(20 + stride + 2 * full)
+    for height, width in ((9, 8), (1, 1), (2, 5), (6, 1)):
+        cfg = LayerConfig(height, width, 4, stride=stride, out_channels=4 if full else None)
+        x = rng.integers(-128, 128, (height, width, 4))
+        w = rng.integers(-8, 8, (4, 4, 3, 3) if full else (4, 3, 3))
+        acc = accumulate(plain, cfg, x, None, w)
+        shape = (cfg.out_height, cfg.out_width)
+        square = DeformParams(offset_mode="square", d_max=2, **sizes)
+        np.testing.assert_array_equal(acc, accumulate(square, cfg, x, np.ones(shape, int), w))
+        zero = np.zeros(shape + (9, 2), dtype=np.int64)
+        rounded = DeformParams(offset_mode="rounded", d_max=2, **sizes)
+        np.testing.assert_array_equal(acc, accumulate(rounded, cfg, x, zero, w))
+        bilinear = DeformParams(offset_mode="bilinear", d_max=2, offset_frac=3, mask=True,
+                                **sizes)
+        unit = np.full(shape + (9,), 1 << (bilinear.mask_bits - 1))
+        np.testing.assert_array_equal(acc << bilinear.coef_frac,
+                                      accumulate(bilinear, cfg, x, zero, w, unit))
+        np.testing.assert_array_equal(acc, reference_acc(plain, cfg, x, None, w))
+        # and so are the requantised outputs
+        scale, bias = rng.integers(1, 400, 4), rng.integers(-20, 20, 4)
+        np.testing.assert_array_equal(
+            deform_layer(plain, cfg, x, None, w, scale, bias),
+            deform_layer(square, cfg, x, np.ones(shape, int), w, scale, bias))
+
+
+def test_plain_refuses_offsets():
+    plain = DeformParams(offset_mode="none")
+    with pytest.raises(ValueError, match=r"^offsets must be None without offsets "
+                       r"\(offset_mode 'none'\), not an array of shape \(2, 2\)$"):
+        clamp_offsets(plain, np.ones((2, 2)))

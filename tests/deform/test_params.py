@@ -20,6 +20,17 @@ def test_defaults_and_derived():
     assert (p.out_lanes, p.lane_taps, p.weight_beats_max, p.macs_per_issue) == (4, 9, 4, 36)
 
 
+def test_plain_derived():
+    """offset_mode 'none': the plain 3x3, 3 rows, taps one row and column from the centre."""
+    p = DeformParams(offset_mode="none", pe=8, c_max=32)
+    assert (p.offsets, p.reach, p.rows, p.d_max, p.offset_bits, p.offset_limit) == \
+        (False, 1, 3, None, None, 0)
+    assert (p.passes, p.coef_frac, p.shift, p.acc_bits) == (1, 0, 16, 19)
+    assert DeformParams(offset_mode="none", rows=5).rows == 5
+    full = DeformParams(mode="full", offset_mode="none")
+    assert (full.rows, full.macs_per_issue) == (3, 72)
+
+
 def test_full_mode_derived():
     f = DeformParams(mode="full", pe=4, c_max=16)
     assert (f.po, f.co_max, f.out_lanes, f.lane_taps) == (2, 16, 2, 36)
@@ -43,7 +54,7 @@ WRONG = [
      ParamValueError, "a weight beat of po * (9 * weight_bits + scale_bits + bias_bits) = "
      "52 bits cannot hold the 82-bit header: raise po, scale_bits or bias_bits"),
     (dict(offset_mode="sqare"), ParamValueError,
-     "offset_mode must be one of 'square', 'rounded', 'bilinear', not 'sqare'; "
+     "offset_mode must be one of 'square', 'rounded', 'bilinear', 'none', not 'sqare'; "
      "did you mean 'square'?"),
     (dict(pe=17), ParamValueError, "pe must be between 1 and 16, not 17"),
     (dict(pe=3, c_max=6), ParamValueError, "pe must be a power of two, not 3"),
@@ -57,6 +68,16 @@ WRONG = [
      "above and below the centre and one more row is written meanwhile (CoDeNet's 15 rows "
      "corrupt taps at d = 7)"),
     (dict(rows=300), ParamValueError, "rows must be between 2 and 256, not 300"),
+    # the plain 3x3: no offsets, so no reach or offset width, and at least 3 rows
+    (dict(offset_mode="none", rows=2), ParamValueError,
+     "rows must be at least 3 without offsets (offset_mode 'none'), not 2: the taps read 3 rows "
+     "and the row being written is the third"),
+    (dict(offset_mode="none", d_max=1), ParamValueError,
+     "d_max applies only to offset_mode 'square' or 'rounded' or 'bilinear', not 'none'"),
+    (dict(offset_mode="none", offset_bits=8), ParamValueError,
+     "offset_bits applies only to offset_mode 'square' or 'rounded' or 'bilinear', not 'none'"),
+    (dict(offset_mode="none", mask=True), ParamValueError,
+     "mask applies only to offset_mode 'bilinear', not 'none'"),
     (dict(weight_bits=6), ParamValueError, "weight_bits must be one of 4, 8, not 6"),
     (dict(offset_bits=1), ParamValueError, "offset_bits must be between 2 and 16, not 1"),
     (dict(offset_frac=3), ParamValueError,
