@@ -232,7 +232,7 @@ def test_table_text_of_declarations():
 
     rows = {row.name: row for row in parameter_table(DeformParams)}
     assert rows["co_max"][1:5] == ("int", "16", "po..1024, a multiple of po", 'mode = "full"')
-    assert rows["rows"].default == "2 * d_max + 2"
+    assert rows["rows"].default == "2 * d_max + 2 (3 without offsets)"
     assert rows["mask_bits"].applies == "mask = true"
     sparse = {row.name: row for row in parameter_table(SparseDspParams)}
     assert sparse["m"].allowed == "2, 4, 8, 16" and sparse["supported_n"].default == "[1, 2, 4]"
