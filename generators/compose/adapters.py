@@ -21,6 +21,8 @@ MAX_SHIFT = 48
 
 def requant_range(out_bits, signed=True):
     """``(low, high)`` of an ``out_bits`` integer."""
+    if not isinstance(out_bits, (int, np.integer)) or not 1 <= out_bits <= 62:
+        raise ValueError(f"out_bits must be an integer in 1..62, not {out_bits!r}")
     if signed:
         return -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
     return 0, (1 << out_bits) - 1
