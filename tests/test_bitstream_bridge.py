@@ -64,6 +64,16 @@ def test_pack_refuses_partial_beats():
         pack_frames(core, [[1, 2, 3]])
 
 
+def _read_pty(master):
+    """The next bytes the host wrote, or b"" once it closed its end (EOF or EIO)."""
+    import os
+
+    try:
+        return os.read(master, 4096)
+    except OSError:
+        return b""
+
+
 def _fake_board(master, entry, core, corrupt, beats_out):
     """A stand-in board on a pseudo-terminal: decode the beats, answer with the model's output
     (one element off when ``corrupt``), as the bridge gateware would."""
@@ -77,10 +87,7 @@ def _fake_board(master, entry, core, corrupt, beats_out):
     pending = bytearray()
     frame = []
     while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            return
+        chunk = _read_pty(master)
         if not chunk:
             return
         pending += chunk
@@ -316,10 +323,7 @@ def _fake_job_board(master, core, jobs, corrupt):
     for beats, want in jobs:
         sent = pack_stream_beats(core, beats)
         while len(pending) < len(sent):
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                return
+            chunk = _read_pty(master)
             if not chunk:
                 return
             pending += chunk
